@@ -1,0 +1,1 @@
+"""Web application: composition root, settings, spec loading, error mapping, CLI."""

@@ -1,0 +1,93 @@
+"""The composition root: ``create_app`` builds one process's application.
+
+Nothing here runs at import time. gunicorn calls ``create_asgi_app()`` in each worker after it
+forks (``'app.factory:create_asgi_app()'``), so every worker gets its own Mongo client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import connexion
+from connexion.jsonifier import Jsonifier
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+
+from app import errors
+from app.container import Container, build_container
+from app.middleware import BodyGuard
+from app.settings import Settings
+from app.spec import normalise, official_document
+from handlers import hub, listener, query_product_recommendation
+from handlers.context import EXTENSION
+
+OPERATIONS = {
+    "createQueryProductRecommendation": query_product_recommendation.create,
+    "listQueryProductRecommendation": query_product_recommendation.list_,
+    "retrieveQueryProductRecommendation": query_product_recommendation.retrieve,
+    "registerListener": hub.register,
+    "unregisterListener": hub.unregister,
+    "listenToQueryProductRecommendationCreateEvent": listener.create_event,
+    "listenToQueryProductRecommendationStateChangeEvent": listener.state_change_event,
+}
+
+
+def resolve_operation(operation_id: str) -> Any:
+    """The one resolver hook: operationId → handler. An unknown operationId fails at start-up."""
+    try:
+        return OPERATIONS[operation_id]
+    except KeyError:
+        raise LookupError(f"no handler for operationId {operation_id!r}") from None
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
+    settings = settings or Settings.from_env()
+    logging.getLogger().setLevel(settings.log_level)
+    container = container or build_container(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = connexion.FlaskApp(
+        __name__, lifespan=lifespan, jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False)
+    )
+    app.app.extensions[EXTENSION] = container
+    app.app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.app.json.compact = True  # type: ignore[attr-defined]
+    document = official_document()
+    for mount in settings.mount_paths:
+        app.add_api(
+            normalise(document, base_path=mount),
+            base_path=mount,
+            name=mount.strip("/").replace("/", "_") or "root",
+            resolver=Resolver(function_resolver=resolve_operation),
+            strict_validation=False,
+            validate_responses=settings.validate_responses,
+            swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
+        )
+        _serve_document(app, document, mount)
+    app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
+    errors.install(app)
+    return app
+
+
+def _serve_document(app: connexion.FlaskApp, document: dict[str, Any], mount: str) -> None:
+    """``<mount>/openapi.json``: the document as this server applies it (normalised, this mount)."""
+    served = normalise(document, base_path=mount)
+
+    def openapi_json() -> Any:
+        return served
+
+    app.add_url_rule(f"{mount}/openapi.json", endpoint=f"openapi_{mount}", view_func=openapi_json)
+
+
+def create_asgi_app() -> Any:
+    """ASGI callable for gunicorn/uvicorn factories."""
+    return create_app()

@@ -1,0 +1,44 @@
+"""gunicorn configuration for production.
+
+    gunicorn -c python:app.gunicorn_conf 'app.factory:create_asgi_app()'
+
+Each worker is a uvicorn ASGI worker that builds its own application and Mongo client after the
+fork. With MONGODB_URI empty, the master starts the embedded mongod first and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+bind = os.environ.get("TMF680_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "uvicorn_worker.UvicornWorker"
+graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
+timeout = int(os.environ.get("TMF680_WORKER_TIMEOUT", "60"))
+keepalive = 5
+preload_app = False  # the app (and its Mongo client) is built in each worker, after fork
+accesslog = os.environ.get("TMF680_ACCESS_LOG") or None
+
+_embedded: Any = None
+
+
+def on_starting(server: Any) -> None:
+    """Start the embedded mongod when no MONGODB_URI is configured (workers inherit the URI)."""
+    global _embedded  # noqa: PLW0603 - gunicorn hooks share state through the config module
+    from app.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.mongodb_uri:
+        return
+    from app.embedded_mongo import EmbeddedMongo
+
+    _embedded = EmbeddedMongo(settings.data_dir)
+    os.environ["MONGODB_URI"] = _embedded.start()
+    server.log.info("embedded MongoDB at %s", os.environ["MONGODB_URI"])
+
+
+def on_exit(server: Any) -> None:
+    if _embedded is not None:
+        _embedded.stop()
+        server.log.info("embedded MongoDB stopped")

@@ -1,0 +1,129 @@
+"""Settings: one immutable object read from the environment, validated at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BASE_PATH = "/tmf-api/recommendationManagement/v4"
+LEGACY_BASE_PATH = "/customer/v4"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot start with."""
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    default: str
+    help: str
+
+
+# Every setting, its environment variable, default and meaning: the README table is made from this.
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("MONGODB_URI", "", "MongoDB connection string; empty starts the embedded mongod (serve only)"),
+    EnvVar("TMF680_DB_NAME", "tmf680", "MongoDB database name"),
+    EnvVar("TMF680_BASE_PATH", DEFAULT_BASE_PATH, "Base path the API is mounted at"),
+    EnvVar("TMF680_LEGACY_BASE_PATH", LEGACY_BASE_PATH,
+           "Second mount (the document's own basePath); empty disables it"),
+    EnvVar("TMF680_PUBLIC_URL", "",
+           "Absolute URL prefix for href/Location (e.g. https://api.example.com); empty uses the request's host"),
+    EnvVar("TMF680_DATA_DIR", ".tmf680", "Directory of the embedded mongod's data (kept across restarts)"),
+    EnvVar("TMF680_MAX_BODY_BYTES", "1048576", "Largest accepted request body, in bytes (413 above)"),
+    EnvVar("TMF680_MAX_LIMIT", "1000", "Most items one list response returns (safety cap)"),
+    EnvVar("TMF680_MONGO_TIMEOUT_MS", "5000", "How long a request waits for MongoDB before failing with 503"),
+    EnvVar("TMF680_QUERY_TIMEOUT_MS", "5000", "Server-side time limit of one list query (maxTimeMS)"),
+    EnvVar("TMF680_VALIDATE_RESPONSES", "false", "Validate every response against the spec (tests; costs time)"),
+    EnvVar("TMF680_LOG_LEVEL", "INFO", "Log level"),
+)
+
+
+def _int(env: Mapping[str, str], name: str, default: str, minimum: int) -> int:
+    raw = env.get(name, default).strip() or default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: str) -> bool:
+    raw = env.get(name, default).strip().lower() or default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _base_path(env: Mapping[str, str], name: str, default: str, allow_empty: bool) -> str:
+    raw = env.get(name, default).strip()
+    if not raw:
+        if allow_empty:
+            return ""
+        raise SettingsError(f"{name} must not be empty")
+    if not raw.startswith("/") or "?" in raw or "#" in raw or " " in raw:
+        raise SettingsError(f"{name} must be a path starting with '/', got {raw!r}")
+    return raw.rstrip("/") or "/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str = ""
+    db_name: str = "tmf680"
+    base_path: str = DEFAULT_BASE_PATH
+    legacy_base_path: str = LEGACY_BASE_PATH
+    public_url: str = ""
+    data_dir: Path = field(default_factory=lambda: Path(".tmf680"))
+    max_body_bytes: int = 1_048_576
+    max_limit: int = 1000
+    mongo_timeout_ms: int = 5000
+    query_timeout_ms: int = 5000
+    validate_responses: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = {v.name: v.default for v in ENV_VARS}
+        base = _base_path(env, "TMF680_BASE_PATH", defaults["TMF680_BASE_PATH"], allow_empty=False)
+        legacy = _base_path(env, "TMF680_LEGACY_BASE_PATH", defaults["TMF680_LEGACY_BASE_PATH"],
+                            allow_empty=True)
+        if legacy == base:
+            legacy = ""
+        public_url = env.get("TMF680_PUBLIC_URL", "").strip().rstrip("/")
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"TMF680_PUBLIC_URL must be an absolute http(s) URL, got {public_url!r}")
+        db_name = env.get("TMF680_DB_NAME", "tmf680").strip() or "tmf680"
+        if any(c in db_name for c in '/\\. "$') or len(db_name) > 63:
+            raise SettingsError(f"TMF680_DB_NAME is not a valid MongoDB database name: {db_name!r}")
+        level = env.get("TMF680_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(f"TMF680_LOG_LEVEL must be a log level name, got {level!r}")
+        return cls(
+            mongodb_uri=env.get("MONGODB_URI", "").strip(),
+            db_name=db_name,
+            base_path=base,
+            legacy_base_path=legacy,
+            public_url=public_url,
+            data_dir=Path(env.get("TMF680_DATA_DIR", ".tmf680").strip() or ".tmf680"),
+            max_body_bytes=_int(env, "TMF680_MAX_BODY_BYTES", "1048576", 1024),
+            max_limit=_int(env, "TMF680_MAX_LIMIT", "1000", 1),
+            mongo_timeout_ms=_int(env, "TMF680_MONGO_TIMEOUT_MS", "5000", 100),
+            query_timeout_ms=_int(env, "TMF680_QUERY_TIMEOUT_MS", "5000", 100),
+            validate_responses=_bool(env, "TMF680_VALIDATE_RESPONSES", "false"),
+            log_level=level,
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def mount_paths(self) -> tuple[str, ...]:
+        return (self.base_path, self.legacy_base_path) if self.legacy_base_path else (self.base_path,)

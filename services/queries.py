@@ -1,0 +1,61 @@
+"""queryProductRecommendation: create, retrieve, list."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from services.errors import NotFound
+from services.list_query import ListQuery
+from services.ports import Document, Page, QueryRepository, TaskProcessor
+
+RESOURCE_TYPE = "QueryProductRecommendation"
+SERVER_OWNED = ("id", "href")
+
+
+class AcceptingProcessor:
+    """The default task processor: the query is stored ``accepted`` for later processing."""
+
+    def on_create(self, resource: Document) -> Document:
+        return resource
+
+
+class QueryService:
+    def __init__(
+        self,
+        repository: QueryRepository,
+        processor: TaskProcessor | None = None,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._repo = repository
+        self._processor = processor or AcceptingProcessor()
+        self._new_id = new_id
+
+    def create(self, payload: dict[str, Any], collection_url: str) -> Document:
+        """Store a new query. ``collection_url`` is the URL its ``href`` is built under.
+
+        Every attribute the client sent is kept, except ``id``/``href`` (server-made) and
+        ``state``, which belongs to the task lifecycle and always starts at ``accepted``.
+        """
+        resource_id = self._new_id()
+        resource: Document = {k: v for k, v in payload.items() if k not in SERVER_OWNED}
+        resource = {
+            "id": resource_id,
+            "href": f"{collection_url.rstrip('/')}/{resource_id}",
+            **resource,
+            "state": "accepted",
+        }
+        resource.setdefault("@type", RESOURCE_TYPE)
+        resource = self._processor.on_create(resource)
+        self._repo.add(resource)
+        return resource
+
+    def retrieve(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document:
+        found = self._repo.get(resource_id, fields)
+        if found is None:
+            raise NotFound(f"no queryProductRecommendation with id {resource_id!r}")
+        return found
+
+    def list(self, query: ListQuery) -> Page:
+        return self._repo.list(query)

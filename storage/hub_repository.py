@@ -1,0 +1,39 @@
+"""Event subscriptions (``/hub``) in MongoDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from services.ports import Document
+from storage.mongo import translate_errors
+
+COLLECTION = "hub"
+
+
+class MongoHubRepository:
+    def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+        self._col: Collection = db[COLLECTION]  # type: ignore[type-arg]
+
+    @translate_errors
+    def ensure_indexes(self) -> None:
+        self._col.create_indexes([IndexModel([("id", ASCENDING)], unique=True, name="id_unique")])
+
+    @translate_errors
+    def add(self, subscription: Document) -> None:
+        self._col.insert_one({**subscription, "created": datetime.now(UTC)})
+
+    @translate_errors
+    def delete(self, subscription_id: str) -> bool:
+        return self._col.delete_one({"id": subscription_id}).deleted_count == 1
+
+    @translate_errors
+    def get(self, subscription_id: str) -> Document | None:
+        return self._col.find_one({"id": subscription_id}, {"_id": 0, "created": 0})
+
+    @translate_errors
+    def all(self) -> list[Document]:
+        return list(self._col.find({}, {"_id": 0, "created": 0}).sort("created", ASCENDING))

@@ -1,0 +1,123 @@
+"""The README's commands as real processes: ``tmf680 serve`` on the embedded default, and gunicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.embedded_mongo import free_port
+
+BASE = "/tmf-api/recommendationManagement/v4"
+
+
+def tmf680() -> list[str]:
+    found = shutil.which("tmf680", path=os.path.dirname(sys.executable)) or shutil.which("tmf680")
+    return [found] if found else [sys.executable, "-m", "app.cli"]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise AssertionError(f"server exited with {process.returncode}:\n{out}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port} within {timeout} s")
+
+
+def start(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> str:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+        raise AssertionError(f"server did not stop on signal {sig}:\n{out.decode(errors='replace')}") from None
+    return out.decode(errors="replace")
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMF680_", "MONGODB_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def mongod_running(data_dir: Path) -> bool:
+    out = subprocess.run(["pgrep", "-f", "--", f"--dbpath {data_dir}"], capture_output=True, text=True, check=False)
+    return bool(out.stdout.strip())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_on_the_embedded_default(workdir: Path, clean_env: dict[str, str], sig: int) -> None:
+    port = free_port()
+    server = start([*tmf680(), "serve", "--port", str(port)], workdir, clean_env)
+    try:
+        wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}{BASE}/queryProductRecommendation"
+        created = httpx.post(url, json={"name": "kept"}, timeout=10)
+        assert created.status_code == 201, created.text
+        assert mongod_running(workdir / ".tmf680" / "db")
+
+        second = subprocess.run([*tmf680(), "serve", "--port", str(free_port())], cwd=workdir, env=clean_env,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode != 0
+        assert "in use" in second.stderr
+    finally:
+        out = stop(server, sig)
+    assert "embedded MongoDB stopped" in out
+    assert not mongod_running(workdir / ".tmf680" / "db")
+
+    # The data directory is kept: a new server finds what the first one stored.
+    again = start([*tmf680(), "serve", "--port", str(port)], workdir, clean_env)
+    try:
+        wait_for_port(port, again)
+        got = httpx.get(f"{url}/{created.json()['id']}", timeout=10)
+        assert got.status_code == 200 and got.json()["name"] == "kept"
+    finally:
+        stop(again)
+
+
+def test_gunicorn_production_command(workdir: Path, clean_env: dict[str, str], mongo_uri: str) -> None:
+    port = free_port()
+    env = {**clean_env, "MONGODB_URI": mongo_uri, "TMF680_DB_NAME": "gunicorn_e2e",
+           "TMF680_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
+    repo_root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app.factory:create_asgi_app()"]
+    server = start(cmd, repo_root, env)
+    try:
+        wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}{BASE}/queryProductRecommendation"
+        with httpx.Client(timeout=10) as client:
+            ids = {client.post(url, json={"name": f"g{i}"}).json()["id"] for i in range(20)}
+            assert len(ids) == 20
+            listed = client.get(url, params={"limit": 100})
+            assert listed.status_code == 200
+            assert ids <= {item["id"] for item in listed.json()}
+    finally:
+        out = stop(server)
+    assert out.count("Booting worker") >= 2
+    assert "UvicornWorker" in out or "uvicorn" in out.lower()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from app.spec import SpecError, check, list_parameter_names, load_document, normalise, official_document, spec_path
+
+OFFICIAL_SHA256 = "0a499572400f7d646227a31d4437e8a897330057f8e4555f96babe453fb25698"
+
+
+def test_vendored_document_is_the_official_file_byte_for_byte() -> None:
+    assert hashlib.sha256(spec_path().read_bytes()).hexdigest() == OFFICIAL_SHA256
+
+
+def test_official_document_is_valid_swagger_2() -> None:
+    doc = official_document()
+    assert doc["swagger"] == "2.0"
+    assert doc["info"]["version"] == "4.0.0"
+
+
+def test_normalise_media_types_drop_the_charset() -> None:
+    spec = normalise(official_document(), base_path="/x/v4")
+    assert spec["consumes"] == ["application/json"]
+    assert spec["produces"] == ["application/json"]
+    assert spec["basePath"] == "/x/v4"
+    assert "host" not in spec
+
+
+def test_normalise_rejects_negative_paging() -> None:
+    spec = normalise(official_document())
+    params = {p["name"]: p for p in spec["paths"]["/queryProductRecommendation"]["get"]["parameters"]}
+    assert params["offset"]["minimum"] == 0
+    assert params["limit"]["minimum"] == 0
+
+
+def test_normalise_accepts_aborted_without_trailing_space_and_keeps_the_original() -> None:
+    enum = normalise(official_document())["definitions"]["ProductStatusType"]["enum"]
+    assert "aborted " in enum and "aborted" in enum
+
+
+def test_normalise_types_validfor_on_create() -> None:
+    spec = normalise(official_document())
+    assert spec["definitions"]["QueryProductRecommendation_Create"]["properties"]["validFor"] == {
+        "$ref": "#/definitions/TimePeriod",
+        "description": "The period in which the queryProductRecommendation is valid",
+    }
+
+
+def test_normalise_does_not_touch_its_input() -> None:
+    doc = official_document()
+    before = copy.deepcopy(doc)
+    normalise(doc, base_path="/a")
+    assert doc == before
+
+
+def test_list_parameter_names() -> None:
+    assert list_parameter_names(official_document()) == {"fields", "offset", "limit"}
+
+
+def test_a_broken_document_fails_to_load(tmp_path: Path) -> None:
+    broken = official_document()
+    broken["paths"]["/queryProductRecommendation"]["get"]["responses"] = "nope"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(SpecError, match="not a valid OpenAPI document"):
+        load_document(path)
+
+
+def test_a_non_json_document_fails_to_load(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("{nope")
+    with pytest.raises(SpecError, match="cannot read"):
+        load_document(path)
+
+
+def test_check_refuses_a_non_object() -> None:
+    with pytest.raises(SpecError):
+        check([1, 2])
