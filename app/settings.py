@@ -39,6 +39,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_QUERY_TIMEOUT_MS", "5000", "Server-side time limit of one list query (maxTimeMS)"),
     EnvVar("TMF680_VALIDATE_RESPONSES", "false", "Validate every response against the spec (tests; costs time)"),
     EnvVar("TMF680_LOG_LEVEL", "INFO", "Log level"),
+    EnvVar("TMF680_RECOMMENDATION_LIMIT", "5", "How many offerings a recommendation lists at most"),
+    EnvVar("TMF680_MODEL_REFRESH_S", "5", "How often (seconds) a server looks for a new catalogue or model version"),
 )
 
 
@@ -87,6 +89,8 @@ class Settings:
     query_timeout_ms: int = 5000
     validate_responses: bool = False
     log_level: str = "INFO"
+    recommendation_limit: int = 5
+    model_refresh_s: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +123,8 @@ class Settings:
             query_timeout_ms=_int(env, "TMF680_QUERY_TIMEOUT_MS", "5000", 100),
             validate_responses=_bool(env, "TMF680_VALIDATE_RESPONSES", "false"),
             log_level=level,
+            recommendation_limit=_int(env, "TMF680_RECOMMENDATION_LIMIT", "5", 1),
+            model_refresh_s=_int(env, "TMF680_MODEL_REFRESH_S", "5", 0),
         )
 
     def replace(self, **changes: object) -> Settings:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from services.dates import parse_date_time
 
 _ESCAPES = (("%", "%25"), ("$", "%24"), (".", "%2E"))
 _NEEDS_ESCAPE = re.compile(r"[%$.]")
 _NEEDS_UNESCAPE = re.compile(r"%(25|24|2E)")
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$"
-)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def escape_key(key: str) -> str:
@@ -55,23 +53,6 @@ def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(v) for v in value]
     return value
-
-
-def parse_date_time(text: str) -> datetime | None:
-    """An RFC 3339 date-time (or a plain date, taken as midnight UTC) as an aware datetime."""
-    if len(text) > 40:
-        return None
-    if _DATE.match(text):
-        text = text + "T00:00:00+00:00"
-    elif not _DATE_TIME.match(text):
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("z", "Z").replace(" ", "T"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _date_times(value: Any, path: str) -> Iterator[tuple[str, datetime]]:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.dates import parse_date_time
 from services.list_query import ListQuery, parse_filters
-from storage.codec import date_shadow, decode, encode, escape_key, parse_date_time, unescape_key
+from storage.codec import date_shadow, decode, encode, escape_key, unescape_key
 from storage.filters import to_mongo_filter, to_projection, typed_candidates
 
 

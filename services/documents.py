@@ -1,0 +1,92 @@
+"""Reading operator documents (JSON array, NDJSON, or a ``{"collection": [...]}`` object) with
+per-line error reporting, so one bad line never stops an import."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+COLLECTION_KEY = "@collection"
+
+
+@dataclass(frozen=True)
+class BadLine:
+    line: int
+    message: str
+
+
+Item = tuple[int, dict[str, Any] | BadLine]
+
+
+def read_documents(stream: IO[str]) -> Iterator[Item]:
+    """Yield ``(line number, document or BadLine)`` from a JSON array/object or NDJSON text stream.
+
+    NDJSON is streamed line by line (files larger than memory import fine); a JSON array or a
+    pretty-printed object is read whole, and its items are numbered by position. An object whose
+    values are lists of objects (``{"category": [...], "productOffering": [...]}``) yields each
+    item with ``@collection`` set to its key.
+    """
+    buffered: list[str] = []
+    first = ""
+    for raw in stream:
+        buffered.append(raw)
+        if raw.strip():
+            first = raw.strip()
+            break
+    if first.startswith("[") or (first.startswith("{") and not _parses(first)):
+        yield from _whole("".join(buffered) + stream.read())
+        return
+    for number, raw in enumerate(itertools.chain(buffered, stream), 1):
+        yield from _line(number, raw)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _expand(number: int, value: Any) -> Iterator[Item]:
+    if not isinstance(value, dict):
+        yield number, BadLine(number, f"expected a JSON object, got {type(value).__name__}")
+        return
+    lists = {k: v for k, v in value.items() if isinstance(v, list)}
+    if "id" not in value and lists and len(lists) == len(value):
+        for key, docs in lists.items():
+            for doc in docs:
+                if isinstance(doc, dict):
+                    yield number, {COLLECTION_KEY: key, **doc}
+                else:
+                    yield number, BadLine(number, f"{key}: expected a JSON object, got {type(doc).__name__}")
+        return
+    yield number, value
+
+
+def _line(number: int, raw: str) -> Iterator[Item]:
+    text = raw.strip()
+    if not text:
+        return
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        yield number, BadLine(number, f"not valid JSON: {exc}")
+        return
+    yield from _expand(number, value)
+
+
+def _whole(text: str) -> Iterator[Item]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield exc.lineno, BadLine(exc.lineno, f"not valid JSON: {exc}")
+        return
+    if isinstance(value, list):
+        for position, doc in enumerate(value, 1):
+            yield from _expand(position, doc)
+    else:
+        yield from _expand(1, value)

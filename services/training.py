@@ -1,0 +1,45 @@
+"""Training a model from the stored history and publishing it as a new version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from recommender import TrainedModel, train
+from recommender.models import MODEL_KINDS
+
+DEFAULT_KIND = "ease"
+
+
+class InteractionSource(Protocol):
+    def interactions(self) -> Iterator[tuple[str, str]]: ...
+
+
+class ModelStore(Protocol):
+    def save(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> int: ...
+
+    def latest_version(self) -> int: ...
+
+    def load(self, version: int) -> tuple[dict[str, Any], dict[str, bytes], datetime] | None: ...
+
+
+class TrainingError(ValueError):
+    """Nothing to train on, or an unknown model kind."""
+
+
+def train_and_publish(history: InteractionSource, models: ModelStore, kind: str = DEFAULT_KIND,
+                      params: Mapping[str, Any] | None = None, seed: int = 0) -> tuple[int, TrainedModel]:
+    """Train ``kind`` on every stored interaction and save it as the newest model version."""
+    if kind not in MODEL_KINDS:
+        raise TrainingError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
+    started = time.perf_counter()
+    pairs = list(history.interactions())
+    if not pairs:
+        raise TrainingError("no customer history to train on (tmf680 history import / demo load)")
+    model = train(pairs, kind, dict(params or {}), seed=seed)
+    model.metadata["readSeconds"] = round(time.perf_counter() - started - model.metadata["trainingSeconds"], 4)
+    meta, blobs = model.to_payload()
+    version = models.save(meta, blobs)
+    return version, model

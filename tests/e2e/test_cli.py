@@ -1,0 +1,155 @@
+"""The tmf680 command line against the real mongod (in-process through click's runner)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+
+
+@pytest.fixture
+def run(mongo_uri: str, db_name: str, tmp_path: Path) -> Any:
+    env = {"MONGODB_URI": mongo_uri, "TMF680_DB_NAME": db_name, "TMF680_DATA_DIR": str(tmp_path / "data")}
+
+    def invoke(*args: str, input: str | None = None) -> Any:  # noqa: A002
+        return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+    return invoke
+
+
+OFFERINGS = [
+    {"id": "dsl", "name": "DSL", "category": [{"id": "internet"}], "lifecycleStatus": "Active"},
+    {"id": "tv", "name": "TV", "category": [{"id": "tv"}],
+     "productOfferingRelationship": [{"id": "dsl", "relationshipType": "requires"}]},
+    {"id": "phone", "name": "Phone"},
+]
+CATEGORIES = [{"id": "internet", "name": "Internet", "isRoot": True}, {"id": "tv", "name": "TV", "isRoot": True}]
+
+
+def test_help_lists_every_command(run: Any) -> None:
+    out = run("--help").output
+    for command in ("serve", "catalog", "history", "train", "evaluate", "demo", "listener-events"):
+        assert command in out
+
+
+def test_catalog_history_train_evaluate(run: Any, tmp_path: Path) -> None:
+    catalog_file = tmp_path / "catalog.ndjson"
+    lines = [json.dumps({"@type": "Category", **c}) for c in CATEGORIES]
+    lines += [json.dumps({"@type": "ProductOffering", **o}) for o in OFFERINGS]
+    lines.insert(2, "{not json")
+    lines.append(json.dumps({"name": "no id"}))
+    catalog_file.write_text("\n".join(lines) + "\n")
+    result = run("catalog", "import", str(catalog_file), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.splitlines()[0])
+    assert summary["written"] == {"category": 2, "productOffering": 3}
+    assert [e["line"] for e in summary["firstErrors"]] == [3, 7]
+    assert run("catalog", "import", str(catalog_file), "--json").exit_code == 0  # idempotent
+
+    products = []
+    for i in range(60):
+        held = ["dsl", "tv"] if i % 3 else ["dsl", "phone"]
+        products += [{"id": f"p{i}-{o}", "@type": "Product", "status": "active", "productOffering": {"id": o},
+                      "relatedParty": [{"id": f"c{i}", "role": "customer"}]} for o in held]
+    history_file = tmp_path / "history.json"
+    history_file.write_text(json.dumps([*products, {"id": "broken"}]))
+    result = run("history", "import", str(history_file))
+    assert result.exit_code == 0
+    assert "wrote 120 product" in result.output and "1 rejected" in result.output
+    assert "line 121" in result.output
+
+    result = run("train", "--kind", "ease", "--l2", "5")
+    assert result.exit_code == 0, result.output
+    assert "model v1" in result.output and "60 customers x 3 offerings" in result.output
+
+    result = run("evaluate", "--seeds", "2", "--json")
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads(result.stdout)
+    assert set(evaluation["models"]) >= {"ease", "popularity", "cooccurrence"}
+    assert 0 <= evaluation["models"]["ease"]["mean"]["HR@3"] <= 1
+    table = run("evaluate", "--seeds", "1", "--plot", str(tmp_path / "hr.png"))
+    assert table.exit_code == 0 and "NDCG@3" in table.output
+    assert (tmp_path / "hr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_history_import_from_stdin_with_only_bad_lines_fails(run: Any) -> None:
+    result = run("history", "import", "-", input="nope\n[1]\n")
+    assert result.exit_code == 1
+    assert "line 1" in result.output and "line 2" in result.output
+
+
+def test_missing_file_is_a_usage_error(run: Any) -> None:
+    result = run("catalog", "import", "/no/such/file.json")
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_train_without_history_is_a_clear_error(run: Any) -> None:
+    result = run("train")
+    assert result.exit_code == 1 and "no customer history" in result.output
+
+
+class Tmf620(BaseHTTPRequestHandler):
+    """A small TMF620 list endpoint with offset/limit, X-Total-Count and one transient 503."""
+
+    failures_left = 1
+    calls: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        Tmf620.calls.append(self.path)
+        resource = url.path.rsplit("/", 1)[-1]
+        if resource == "productOffering" and Tmf620.failures_left:
+            Tmf620.failures_left -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        data = {"category": CATEGORIES, "productOffering": OFFERINGS}.get(resource)
+        if data is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        query = parse_qs(url.query)
+        offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        body = json.dumps(data[offset: offset + limit]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Total-Count", str(len(data)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def tmf620() -> Iterator[str]:
+    Tmf620.failures_left, Tmf620.calls = 1, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tmf620)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tmf-api/productCatalogManagement/v4"
+    server.shutdown()
+    server.server_close()
+
+
+def test_catalog_sync_pages_and_retries(run: Any, tmf620: str) -> None:
+    result = run("catalog", "sync", "--from", tmf620, "--page-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "synced 2 categories and 3 product offerings" in result.output
+    assert "1 retried" in result.output
+    offering_calls = [c for c in Tmf620.calls if "productOffering" in c]
+    assert any("offset=2" in c and "limit=2" in c for c in offering_calls)
+
+
+def test_catalog_sync_gives_up_clearly(run: Any) -> None:
+    result = run("catalog", "sync", "--from", "http://127.0.0.1:1/tmf620", "--retries", "1")
+    assert result.exit_code == 1 and "failed after 2 attempts" in result.output

@@ -1,0 +1,181 @@
+"""The engine seam: context reading, reference checks and version pick-up, with in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from recommender import train
+from services.errors import UnknownReference
+from services.recommendations import EngineProvider, RecommendationProcessor, cart_refs
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+OFFERINGS = [
+    {"id": "dsl", "name": "DSL", "category": [{"id": "internet"}], "channel": [{"id": "web"}, {"id": "shop"}],
+     "productOfferingRelationship": [{"id": "fiber", "relationshipType": "excludes"}]},
+    {"id": "fiber", "name": "Fiber", "category": [{"id": "internet"}], "channel": [{"id": "web"}]},
+    {"id": "tv", "name": "TV", "href": "/po/tv", "category": [{"id": "addons"}],
+     "productOfferingRelationship": [{"id": "dsl", "relationshipType": "requires"},
+                                     {"id": "fiber", "relationshipType": "requires"}]},
+    {"id": "phone", "name": "Phone", "category": [{"id": "voice"}]},
+    {"id": "old", "name": "Retired", "lifecycleStatus": "Retired"},
+]
+CATEGORIES = [{"id": "root", "isRoot": True}, {"id": "internet", "parentId": "root"},
+              {"id": "addons", "parentId": "root"}, {"id": "voice", "parentId": "root"}]
+
+
+class FakeCatalog:
+    def __init__(self, offerings: list[dict[str, Any]]) -> None:
+        self.docs = offerings
+        self.v = 1
+        self.reads = 0
+
+    def version(self) -> int:
+        return self.v
+
+    def offerings(self) -> list[dict[str, Any]]:
+        self.reads += 1
+        return self.docs
+
+    def categories(self) -> list[dict[str, Any]]:
+        return CATEGORIES
+
+
+class FakeModels:
+    def __init__(self) -> None:
+        self.saved: dict[int, tuple[dict[str, Any], dict[str, bytes], datetime]] = {}
+
+    def latest_version(self) -> int:
+        return max(self.saved, default=0)
+
+    def load(self, version: int) -> tuple[dict[str, Any], dict[str, bytes], datetime] | None:
+        return self.saved.get(version)
+
+    def publish(self, pairs: list[tuple[str, str]]) -> None:
+        meta, blobs = train(pairs, "cooccurrence").to_payload()
+        self.saved[self.latest_version() + 1] = (meta, blobs, NOW)
+
+
+class FakeHistory:
+    def __init__(self, held: dict[str, frozenset[str]], orders: dict[str, frozenset[str]] | None = None) -> None:
+        self.held = held
+        self.orders = orders or {}
+
+    def held_offerings(self, customer_id: str, now: datetime) -> frozenset[str]:
+        return self.held.get(customer_id, frozenset())
+
+    def order_offerings(self, order_ids: Iterable[str], item_refs: Iterable[tuple[str, str]] = ()) -> frozenset[str]:
+        out: set[str] = set()
+        for order in [*order_ids, *(o for o, _ in item_refs)]:
+            out |= self.orders.get(order, frozenset())
+        return frozenset(out)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def processor(models: FakeModels | None = None, held: dict[str, frozenset[str]] | None = None,
+              offerings: list[dict[str, Any]] | None = None, clock: Clock | None = None,
+              orders: dict[str, frozenset[str]] | None = None) -> RecommendationProcessor:
+    provider = EngineProvider(FakeCatalog(OFFERINGS if offerings is None else offerings), models or FakeModels(),
+                              refresh_s=10, monotonic=clock or Clock())
+    return RecommendationProcessor(provider, FakeHistory(held or {}, orders), default_limit=5, clock=lambda: NOW)
+
+
+def offered(resource: dict[str, Any]) -> list[str]:
+    return [item["productOffering"]["id"] for item in resource["recommendationItem"]]
+
+
+def test_sync_query_is_done_with_ranked_eligible_items() -> None:
+    models = FakeModels()
+    models.publish([("a", "dsl"), ("a", "tv"), ("b", "dsl"), ("b", "tv"), ("c", "phone")])
+    out = processor(models, {"c1": frozenset({"dsl"})}).on_create(
+        {"id": "q", "instantSyncRecommendation": True, "relatedParty": {"id": "c1", "@referredType": "Customer"}})
+    assert out["state"] == "done"
+    assert offered(out)[0] == "tv"  # co-occurs with the held dsl
+    assert "dsl" not in offered(out)  # held
+    assert "fiber" not in offered(out)  # excluded by dsl
+    assert "old" not in offered(out)  # not sellable
+    assert [i["priority"] for i in out["recommendationItem"]] == list(range(1, len(offered(out)) + 1))
+    tv = out["recommendationItem"][0]
+    assert tv["productOffering"] == {"id": "tv", "name": "TV", "href": "/po/tv", "@referredType": "ProductOffering"}
+    assert tv["product"]["productOffering"]["id"] == "tv"
+
+
+def test_async_query_stays_accepted_without_items() -> None:
+    out = processor().on_create({"id": "q", "state": "accepted", "category": [{"id": "internet"}]})
+    assert out == {"id": "q", "state": "accepted", "category": [{"id": "internet"}]}
+
+
+@pytest.mark.parametrize(
+    ("resource", "named"),
+    [
+        ({"category": [{"id": "nope"}]}, "category 'nope'"),
+        ({"channel": [{"id": "fax"}]}, "channel 'fax'"),
+        ({"shoppingCartItem": [{"itemId": "ghost", "@referredType": "ProductOffering"}]}, "productOffering 'ghost'"),
+    ],
+)
+def test_unknown_references_are_named(resource: dict[str, Any], named: str) -> None:
+    with pytest.raises(UnknownReference, match=named):
+        processor().on_create({"id": "q", **resource})
+
+
+def test_known_references_pass() -> None:
+    out = processor().on_create({"id": "q", "category": [{"id": "root"}], "channel": [{"id": "web"}]})
+    assert out["id"] == "q"
+
+
+def test_filters_and_cart_shape_the_answer() -> None:
+    p = processor()
+    in_addons = p.on_create({"id": "q", "instantSyncRecommendation": True, "category": [{"id": "addons"}],
+                             "shoppingCartItem": [{"itemId": "fiber", "entityId": "cart-1"}]})
+    assert offered(in_addons) == ["tv"]  # tv requires internet: fiber is in the cart
+    no_internet = p.on_create({"id": "q", "instantSyncRecommendation": True, "category": [{"id": "addons"}]})
+    assert offered(no_internet) == []
+    shop = p.on_create({"id": "q", "instantSyncRecommendation": True, "channel": [{"id": "shop"}]})
+    assert "fiber" not in offered(shop) and "dsl" in offered(shop)
+
+
+def test_order_references_resolve_through_imported_orders() -> None:
+    p = processor(orders={"ord-1": frozenset({"dsl"})})
+    out = p.on_create({"id": "q", "instantSyncRecommendation": True, "productOrder": [{"id": "ord-1"}]})
+    assert "dsl" not in offered(out) and "fiber" not in offered(out) and "tv" in offered(out)
+
+
+def test_without_a_catalogue_a_sync_query_ends_in_error() -> None:
+    out = processor(offerings=[]).on_create({"id": "q", "instantSyncRecommendation": True,
+                                             "category": [{"id": "anything"}]})
+    assert out["state"] == "terminatedWithError" and "catalogue" in out["stateReason"]
+
+
+def test_a_new_model_version_is_picked_up_after_the_refresh_interval() -> None:
+    models, clock = FakeModels(), Clock()
+    p = processor(models, clock=clock)
+    query = {"id": "q", "instantSyncRecommendation": True, "shoppingCartItem": [{"itemId": "fiber"}]}
+    assert p._engines.current().model_version == 0
+    models.publish([("a", "fiber"), ("a", "phone"), ("b", "fiber"), ("b", "phone"), ("c", "tv")])
+    clock.t = 5
+    assert p._engines.current().model_version == 0  # within the refresh interval
+    clock.t = 11
+    assert p._engines.current().model_version == 1
+    assert offered(p.on_create(query))[0] == "phone"
+
+
+def test_cart_refs() -> None:
+    refs = cart_refs({
+        "shoppingCartItem": [{"itemId": "po-1", "@referredType": "ProductOffering"}, {"itemId": "x", "entityId": "c"}],
+        "productOrderItem": [{"entityId": "ord", "itemId": "2"}],
+        "productOrder": [{"id": "ord-9"}],
+    })
+    assert refs.offering_ids == ("po-1",)
+    assert refs.loose_ids == ("x", "c", "2", "ord")
+    assert refs.order_items == (("ord", "2"),)
+    assert refs.order_ids == ("ord-9",)
