@@ -71,15 +71,23 @@ def mongod_running(data_dir: Path) -> bool:
     return bool(out.stdout.strip())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serve_on_the_embedded_default(workdir: Path, clean_env: dict[str, str], sig: int) -> None:
+@pytest.mark.parametrize(("sig", "demo"), [(signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_serve_on_the_embedded_default(workdir: Path, clean_env: dict[str, str], sig: int, demo: bool) -> None:
+    """The README's run command: ``tmf680 serve --demo`` on the embedded default, then a restart."""
     port = free_port()
-    server = start([*tmf680(), "serve", "--port", str(port)], workdir, clean_env)
+    server = start([*tmf680(), "serve", "--port", str(port), *(["--demo"] if demo else [])], workdir, clean_env)
     try:
-        wait_for_port(port, server)
+        wait_for_port(port, server, timeout=180)
         url = f"http://127.0.0.1:{port}{BASE}/queryProductRecommendation"
         created = httpx.post(url, json={"name": "kept"}, timeout=10)
         assert created.status_code == 201, created.text
+        answer = httpx.post(url, json={"instantSyncRecommendation": True,
+                                       "relatedParty": {"id": "9167-APMXZ", "@referredType": "Customer"}},
+                            timeout=10).json()
+        if demo:
+            assert answer["state"] == "done" and len(answer["recommendationItem"]) == 5
+        else:
+            assert answer["state"] == "terminatedWithError"
         assert mongod_running(workdir / ".tmf680" / "db")
 
         second = subprocess.run([*tmf680(), "serve", "--port", str(free_port())], cwd=workdir, env=clean_env,
