@@ -9,8 +9,10 @@ Three places can fail and each is covered here:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -33,6 +35,7 @@ from services.errors import (
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
 _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (UnknownReference, 400),
@@ -115,24 +118,52 @@ def _message(status: int, message: str, exc: BaseException) -> str:
     return message
 
 
-def connexion_error_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+AllowedMethods = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def allowed_methods(document: Mapping[str, Any], mounts: tuple[str, ...]) -> AllowedMethods:
+    """(path pattern, "GET, POST") for every path of every mount, as the document declares them:
+    a 405's ``Allow`` names every method of the path, not only those of the route that matched."""
+    out = []
+    for template, item in document.get("paths", {}).items():
+        methods = ", ".join(sorted(m.upper() for m in item if m in _METHODS))
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        for mount in mounts:
+            out.append((re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "/?$"), methods))
+    return tuple(out)
+
+
+def _allow(path: str, allowed: AllowedMethods) -> dict[str, str]:
+    for pattern, methods in allowed:
+        if pattern.match(path):
+            return {"Allow": methods}
+    return {}
+
+
+def connexion_error_handler(
+    request: ConnexionRequest, exc: Exception, allowed: AllowedMethods = ()
+) -> ConnexionResponse:
     status, message = status_of(exc)
     _log(status, exc)
-    extra = getattr(exc, "headers", None)
+    extra = dict(getattr(exc, "headers", None) or {})
+    if status == 405:
+        extra.update(_allow(request.url.path, allowed))
     return ConnexionResponse(
         status_code=status,
         mimetype=JSON,
         body=error_bytes(status, _message(status, message, exc)),
-        headers=_headers(extra if isinstance(extra, Mapping) else None, status),
+        headers=_headers(extra, status),
     )
 
 
-def flask_error_handler(exc: Exception) -> flask.Response:
+def flask_error_handler(exc: Exception, allowed: AllowedMethods = ()) -> flask.Response:
     status, message = status_of(exc)
     _log(status, exc)
     extra: dict[str, str] = {}
-    if isinstance(exc, werkzeug.exceptions.MethodNotAllowed) and exc.valid_methods:
-        extra["Allow"] = ", ".join(sorted(set(exc.valid_methods)))
+    if status == 405:
+        extra = _allow(flask.request.path, allowed)
+        if not extra and isinstance(exc, werkzeug.exceptions.MethodNotAllowed) and exc.valid_methods:
+            extra["Allow"] = ", ".join(sorted(set(exc.valid_methods)))
     return flask.Response(
         error_bytes(status, _message(status, message, exc)),
         status=status,
@@ -141,11 +172,12 @@ def flask_error_handler(exc: Exception) -> flask.Response:
     )
 
 
-def install(app: FlaskApp) -> None:
+def install(app: FlaskApp, allowed: AllowedMethods = ()) -> None:
     """Register the TMF error handlers on the Connexion app and its Flask app."""
+    on_connexion = functools.partial(connexion_error_handler, allowed=allowed)
     for kind in (ProblemException, StarletteHTTPException, DomainError, RequestRejected, Exception):
-        app.add_error_handler(kind, connexion_error_handler)
+        app.add_error_handler(kind, on_connexion)
+    on_flask = functools.partial(flask_error_handler, allowed=allowed)
     flask_app: Any = app.app
-    flask_app.register_error_handler(werkzeug.exceptions.HTTPException, flask_error_handler)
-    flask_app.register_error_handler(DomainError, flask_error_handler)
-    flask_app.register_error_handler(Exception, flask_error_handler)
+    for kind in (werkzeug.exceptions.HTTPException, DomainError, Exception):
+        flask_app.register_error_handler(kind, on_flask)

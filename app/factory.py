@@ -23,6 +23,7 @@ from app.container import Container, build_container
 from app.middleware import BodyGuard
 from app.settings import Settings
 from app.spec import normalise, official_document
+from app.validation import validator_map
 from handlers import hub, listener, query_product_recommendation
 from handlers.context import EXTENSION
 
@@ -56,7 +57,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         container.close()
 
     app = connexion.FlaskApp(
-        __name__, lifespan=lifespan, jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False)
+        __name__,
+        lifespan=lifespan,
+        jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        validator_map=validator_map(),
     )
     app.app.extensions[EXTENSION] = container
     app.app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         _serve_document(app, document, mount)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
-    errors.install(app)
+    errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     return app
 
 

@@ -15,7 +15,8 @@ def _is_json(content_type: str) -> bool:
 
 
 class BodyGuard:
-    """Reject bodies over ``max_bytes`` (413) and JSON bodies that are not UTF-8 (400).
+    """Reject bodies over ``max_bytes`` (413), JSON bodies that are not UTF-8 (400) and paths with
+    a line feed (404).
 
     Connexion would otherwise read any size into memory and answer undecodable bytes with a 500
     (connexion issue 1860). The body is read once here and replayed to the next app.
@@ -26,6 +27,10 @@ class BodyGuard:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\n" in scope.get("path", ""):
+            # Connexion's router never matches a path with a line feed but Flask's does, and the
+            # operation would then run without Connexion's context (a 500).
+            raise RequestRejected(404, "no resource or operation at this path")
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return

@@ -68,6 +68,8 @@ def normalise(document: dict[str, Any], base_path: str = "/") -> dict[str, Any]:
     - ``host``/``schemes`` are dropped (``serverRootserverRoot`` is a placeholder) and ``basePath``
       is the mount the API is served at.
     - ``offset``/``limit`` get ``minimum: 0`` so a negative page is a 400, not a database error.
+    - the list operation declares ``206`` like its ``200``: TMF630 answers a page with 206 Partial
+      Content when more items match.
     - ``ProductStatusType`` accepts ``aborted`` besides the document's ``"aborted "`` (trailing space).
     - ``QueryProductRecommendation_Create`` types ``validFor`` as the resource does, so a create
       cannot store a value the resource schema then rejects.
@@ -88,6 +90,10 @@ def normalise(document: dict[str, Any], base_path: str = "/") -> dict[str, Any]:
             for param in operation.get("parameters", []):
                 if param.get("in") == "query" and param.get("name") in {"offset", "limit"}:
                     param.setdefault("minimum", 0)
+            responses = operation.get("responses", {})
+            if operation.get("operationId") == LIST_OPERATION_ID and "200" in responses:
+                responses.setdefault("206", {**copy.deepcopy(responses["200"]),
+                                             "description": "Partial Content: one page of the matching items"})
     definitions = spec.get("definitions", {})
     status = definitions.get("ProductStatusType", {})
     enum = status.get("enum")

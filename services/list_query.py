@@ -42,7 +42,7 @@ class ListQuery:
     filters: tuple[Filter, ...] = ()
     fields: tuple[str, ...] | None = None
     offset: int = 0
-    limit: int | None = None
+    limit: int = 1000  # the client's limit, capped by the server's safety cap (the cap when absent)
     sort: tuple[tuple[tuple[str, ...], int], ...] = field(default=())
 
 
@@ -135,6 +135,6 @@ def parse_list_query(
         filters=parse_filters(pairs),
         fields=parse_fields(fields_raw),
         offset=offset or 0,
-        limit=min(limit, max_limit) if limit is not None else None,
+        limit=min(limit, max_limit) if limit is not None else max_limit,
         sort=parse_sort(sort_raw),
     )

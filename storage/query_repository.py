@@ -65,8 +65,7 @@ class MongoQueryRepository:
             self._col.find(mongo_filter, to_projection(query.fields))
             .sort(to_sort(query, DEFAULT_SORT))
             .skip(query.offset)
+            .limit(query.limit)
             .max_time_ms(self._timeout)
         )
-        if query.limit is not None:
-            cursor = cursor.limit(query.limit)
         return Page(items=[decode(doc[RESOURCE]) for doc in cursor], total=total)

@@ -82,6 +82,20 @@ def test_list_filters_fields_and_paging(client: Any) -> None:
 
     whole_page = client.get(QPR, params={"offset": 0, "limit": 10})
     assert whole_page.status_code == 200
+    last_page = client.get(QPR, params={"offset": 1, "limit": 1})
+    assert last_page.status_code == 200 and len(last_page.json()) == 1
+    unpaged_rest = client.get(QPR, params={"offset": 1})
+    assert unpaged_rest.status_code == 200 and unpaged_rest.headers["x-total-count"] == "2"
+
+
+def test_the_safety_cap_pages_an_unpaged_list(settings: Settings) -> None:
+    app = create_app(settings.replace(max_limit=2))
+    with app.test_client() as client:
+        for i in range(3):
+            create(client, name=f"n{i}")
+        capped = client.get(QPR)
+        assert capped.status_code == 206 and len(capped.json()) == 2
+        assert capped.headers["x-total-count"] == "3" and capped.headers["x-result-count"] == "2"
 
 
 def test_retrieve_with_fields_and_unknown_id(client: Any) -> None:
@@ -190,7 +204,7 @@ def test_listener_stores_events_and_answers_as_declared(client: Any, app: Any) -
     assert_tmf_error(wrong, 400)
     bad_time = client.post(f"{BASE}/listener/queryProductRecommendationCreateEvent",
                            json={"eventTime": "yesterday"})
-    assert bad_time.status_code in {201, 400}
+    assert_tmf_error(bad_time, 400)
 
 
 def test_openapi_document_is_served(client: Any) -> None:
@@ -233,3 +247,49 @@ def test_unexpected_exception_is_500_without_internals(settings: Settings) -> No
         response = client.get(QPR)
         body = assert_tmf_error(response, 500)
         assert "secret" not in response.text and "RuntimeError" not in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("patch", QPR, "GET, POST"),
+        ("options", QPR, "GET, POST"),
+        ("delete", QPR, "GET, POST"),
+        ("put", f"{BASE}/hub/x", "DELETE"),
+        ("get", f"{BASE}/hub", "POST"),
+        ("patch", "/customer/v4/queryProductRecommendation/x", "GET"),
+    ],
+)
+def test_allow_names_every_declared_method(client: Any, method: str, path: str, allow: str) -> None:
+    response = client.request(method.upper(), path)
+    assert_tmf_error(response, 405)
+    assert response.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("path", [f"{BASE}/hub/%0A", f"{QPR}/a%0Ab"])
+def test_line_feed_in_path_is_404(client: Any, path: str) -> None:
+    method = "DELETE" if "/hub/" in path else "GET"
+    assert_tmf_error(client.request(method, path), 404)
+
+
+@pytest.mark.parametrize("body", [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": -Infinity}', b'{"x": 1e400}'])
+def test_non_finite_numbers_are_400(client: Any, body: bytes) -> None:
+    response = client.post(QPR, content=body, headers={"Content-Type": "application/json"})
+    body_ = assert_tmf_error(response, 400)
+    assert "not valid JSON" in body_["message"]
+
+
+def test_huge_integers_and_nul_keys_are_kept(client: Any) -> None:
+    response = client.post(QPR, content=b'{"x": 18446744073709551616, "a\\u0000b": 1}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 201
+    created = response.json()
+    got = client.get(f"{QPR}/{created['id']}").json()
+    assert got["x"] == 18446744073709551616 and got["a\x00b"] == 1
+
+
+def test_format_uri_and_date_time_are_checked(client: Any) -> None:
+    assert_tmf_error(client.post(QPR, json={"@schemaLocation": "not a uri"}), 400)
+    assert_tmf_error(client.post(QPR, json={"validFor": {"startDateTime": "yesterday"}}), 400)
+    assert client.post(QPR, json={"@schemaLocation": "https://example.com/s.json",
+                                  "validFor": {"startDateTime": "2024-01-01T00:00:00Z"}}).status_code == 201

@@ -75,3 +75,12 @@ def test_date_comparison_uses_the_shadow() -> None:
 def test_projection_keeps_id_href_and_type() -> None:
     assert to_projection(("name",)) == {"_id": 0, "r.id": 1, "r.href": 1, "r.@type": 1, "r.name": 1}
     assert to_projection(None) == {"_id": 0, "r": 1}
+
+
+def test_nul_keys_and_huge_integers_survive_storage() -> None:
+    doc = {"a\x00b": 1, "big": 18446744073709551616, "neg": -(2**70), "ok": 2**63 - 1, "flag": True,
+           "%int": "x"}
+    stored = encode(doc)
+    assert "a%00b" in stored and stored["big"] == {"%int": "18446744073709551616"}
+    assert stored["ok"] == 2**63 - 1 and stored["flag"] is True
+    assert decode(stored) == doc

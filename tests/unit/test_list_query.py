@@ -78,6 +78,7 @@ def test_sort() -> None:
 def test_list_query_caps_limit_and_rejects_negative_paging() -> None:
     query = parse_list_query([("limit", "5000")], offset=None, limit=5000, max_limit=100)
     assert query.limit == 100 and query.offset == 0
+    assert parse_list_query([], offset=None, limit=None, max_limit=100).limit == 100
     with pytest.raises(InvalidRequest):
         parse_list_query([], offset=-1, limit=None, max_limit=100)
     with pytest.raises(InvalidRequest):

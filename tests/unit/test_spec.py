@@ -80,3 +80,9 @@ def test_a_non_json_document_fails_to_load(tmp_path: Path) -> None:
 def test_check_refuses_a_non_object() -> None:
     with pytest.raises(SpecError):
         check([1, 2])
+
+
+def test_normalise_declares_partial_content_on_the_list() -> None:
+    responses = normalise(official_document())["paths"]["/queryProductRecommendation"]["get"]["responses"]
+    assert responses["206"]["schema"] == responses["200"]["schema"]
+    assert responses["206"]["headers"] == responses["200"]["headers"]

@@ -1,0 +1,132 @@
+"""Schemathesis contract run over every TMF680 operation, in-process against the real app and mongod.
+
+- ``test_stateless[<operation>]``: the examples, coverage and fuzzing phases for each of the 7
+  operations, positive and negative data, every built-in check (settings: ``schemathesis.toml``).
+- ``test_stateful``: a state machine over the links Schemathesis infers from the ``Location`` headers
+  the server answers with (create → retrieve, register → unregister) and from its dependency analysis
+  of the response schemas (list → retrieve).
+
+The tested schema is the document the server serves at ``<base>/openapi.json`` (asserted by
+``test_served_document_is_the_tested_one``), i.e. the official document as ``app/spec.py``
+normalises it (which also declares TMF630's 206 on the list). It is built at import time, so pytest
+gets one item per operation; the app, which needs mongod, comes from a fixture and is passed to every
+call.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.engine.observations import LocationHeaderEntry, Observations
+from schemathesis.python import asgi as schemathesis_asgi
+
+from app.spec import normalise, official_document
+
+BASE = "/tmf-api/recommendationManagement/v4"
+SPEC_URL = f"{BASE}/openapi.json"
+CONFIG_FILE = Path(__file__).resolve().parents[2] / "schemathesis.toml"
+BUDGET_ENV = "TMF680_CONTRACT_MAX_EXAMPLES"
+# Every operation of TMF680 v4.0.0 (the document has no others).
+EXPECTED_OPERATIONS = 7
+LIST_PATH = "/queryProductRecommendation"
+
+
+def load_config() -> schemathesis.Config:
+    """``schemathesis.toml`` (by path: pytest may start anywhere), with the nightly budget applied."""
+    config = schemathesis.Config.from_path(CONFIG_FILE)
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise pytest.UsageError(f"{BUDGET_ENV} must be a positive integer, got {raw!r}")
+        config.projects.override.generation.update(max_examples=int(raw))
+    return config
+
+
+CONFIG = load_config()
+SERVED = normalise(official_document(), base_path=BASE)
+schema = schemathesis.openapi.from_dict(copy.deepcopy(SERVED), config=CONFIG)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _describe_run(contract_stats: Any) -> None:
+    contract_stats.seed = CONFIG.seed
+    contract_stats.max_examples = schema.config.generation.max_examples
+    contract_stats.operations = [result.ok().label for result in schema.get_all_operations()]
+
+
+def test_served_document_is_the_tested_one(contract_app: Any, contract_settings: Any) -> None:
+    # Schemathesis' own ASGI client: it leaves the app's lifespan (its Mongo client) running.
+    client = schemathesis_asgi.get_client(contract_app)
+    response = client.get(SPEC_URL)
+    assert response.status_code == 200
+    assert response.json() == SERVED
+    assert len(list(schema.get_all_operations())) == EXPECTED_OPERATIONS
+    # The legacy mount serves the same operations under its own basePath; fuzzing them twice would
+    # test the same handlers again, so only the document is compared.
+    for mount in contract_settings.mount_paths:
+        served = client.get(f"{mount}/openapi.json")
+        assert served.status_code == 200, mount
+        assert served.json() == normalise(official_document(), base_path=mount)
+
+
+@schema.parametrize()
+# The app is meant to be shared by every generated request, as a server is; the state they leave in
+# the module's database is part of what is tested. Everything else comes from schemathesis.toml.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_stateless(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+    contract_stats.record_case(case)
+    case.call_and_validate(app=contract_app)
+
+
+def _observe_location_headers(stateful_schema: Any) -> Observations:
+    """Create one resource per creating operation and keep the ``Location`` header it answers with.
+
+    ``schemathesis run`` collects these from the responses of its earlier phases before the stateful
+    phase; under pytest they are observed here, with real requests through the same transport.
+    """
+    observations = Observations()
+    seeds = {
+        (LIST_PATH, "POST"): {"name": "contract seed"},
+        ("/hub", "POST"): {"callback": "http://127.0.0.1:9/tmf680/contract-seed"},
+    }
+    for (path, method), body in seeds.items():
+        operation = stateful_schema[path][method]
+        response = operation.Case(body=body, media_type="application/json").call()
+        assert response.status_code == 201, (path, response.status_code, response.text)
+        location = response.headers.get("location")
+        assert location, f"{method} {path} answered 201 without a Location header"
+        observations.location_headers.setdefault(operation, []).append(
+            LocationHeaderEntry(status_code=response.status_code, value=location[0])
+        )
+    return observations
+
+
+def test_stateful(contract_app: Any, contract_stats: Any) -> None:
+    stateful_schema = schemathesis.openapi.from_dict(copy.deepcopy(SERVED), config=CONFIG)
+    stateful_schema.app = contract_app  # what ``schemathesis.openapi.from_asgi`` does after loading
+    inference = stateful_schema.apply_stateful_inference(_observe_location_headers(stateful_schema))
+    contract_stats.stateful_links = inference.selected
+    assert inference.selected, "Schemathesis inferred no links: the stateful phase would test nothing"
+
+    base = stateful_schema.as_state_machine()
+    stats = contract_stats
+
+    class Workflow(base):  # type: ignore[valid-type, misc]
+        def setup(self) -> None:
+            stats.stateful_scenarios += 1
+            super().setup()
+
+        def step(self, input: Any) -> Any:  # noqa: A002 - Schemathesis' parameter name
+            stats.stateful_steps += 1
+            stats.stateful_steps_by_operation[input.case.operation.label] += 1
+            if input.transition is not None:
+                stats.stateful_linked_steps += 1
+            return super().step(input)
+
+    Workflow.run(settings=stateful_schema.config.get_hypothesis_settings(phase="stateful"))
