@@ -1,7 +1,10 @@
-"""Request body parsing stricter than Connexion's: JSON is RFC 8259 JSON.
+"""Connexion's body validators, adjusted.
 
-Python's ``json`` accepts ``NaN``, ``Infinity`` and numbers that overflow to infinity; stored, they
-would make every later response invalid JSON. They are refused with a 400 before validation.
+Requests: JSON is RFC 8259 JSON. Python's ``json`` accepts ``NaN``, ``Infinity`` and numbers that
+overflow to infinity; stored, they would make every later response invalid JSON. They are refused
+with a 400 before validation.
+
+Responses (when response validation is on): a HEAD answer has no body to validate.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import typing as t
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONResponseBodyValidator
 from starlette.types import Scope
 
 
@@ -48,8 +51,19 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"the request body is not valid JSON: {exc}") from exc
 
 
+class HeadAwareJSONResponseBodyValidator(JSONResponseBodyValidator):
+    """A HEAD response carries GET's headers and no body: there is no body to validate."""
+
+    def _validate(self, body: t.Any) -> dict[str, t.Any] | None:
+        if self._scope.get("method") == "HEAD":
+            return None
+        return super()._validate(body)  # type: ignore[no-any-return]
+
+
 def validator_map() -> dict[str, t.Any]:
-    """Connexion's validators with the strict JSON body parser."""
+    """Connexion's validators with the strict JSON body parser and HEAD-aware response checks."""
     body = MediaTypeDict(dict(VALIDATOR_MAP["body"]))
     body["*/*json"] = StrictJSONRequestBodyValidator
-    return {**VALIDATOR_MAP, "body": body}
+    response = MediaTypeDict(dict(VALIDATOR_MAP["response"]))
+    response["*/*json"] = HeadAwareJSONResponseBodyValidator
+    return {**VALIDATOR_MAP, "body": body, "response": response}

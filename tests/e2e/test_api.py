@@ -293,3 +293,12 @@ def test_format_uri_and_date_time_are_checked(client: Any) -> None:
     assert_tmf_error(client.post(QPR, json={"validFor": {"startDateTime": "yesterday"}}), 400)
     assert client.post(QPR, json={"@schemaLocation": "https://example.com/s.json",
                                   "validFor": {"startDateTime": "2024-01-01T00:00:00Z"}}).status_code == 201
+
+
+def test_head_mirrors_get_without_a_body(client: Any) -> None:
+    created = create(client, name="h").json()
+    listed = client.head(QPR)
+    assert listed.status_code == 200 and listed.content == b""
+    assert listed.headers["x-total-count"] == "1"
+    assert client.head(f"{QPR}/{created['id']}").status_code == 200
+    assert client.head(f"{QPR}/nope").status_code == 404
