@@ -322,6 +322,41 @@ def load_demo_data(container: Container) -> None:
     click.echo(f"model v{version} trained ({model.kind}, {model.metadata['trainingSeconds']:.2f} s)", err=True)
 
 
+@main.command()
+def worker() -> None:
+    """Run the task and delivery workers alone (no API), until SIGTERM or Ctrl-C.
+
+    Run several, on several machines sharing one MongoDB: tasks are claimed with a lease and
+    deliveries are ordered per subscription, so they share the work safely."""
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_on_signal)
+    with _container(settings) as container:
+        container.workers.start()
+        click.echo(f"worker {container.tasks.owner} running", err=True)
+        try:
+            container.workers.wait()
+        finally:
+            click.echo("worker stopping", err=True)
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed", "cancelled"]), default=None,
+              help="Only deliveries in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+def deliveries(status: str | None, limit: int) -> None:
+    """List event deliveries to hub callbacks (oldest first) and the count of each state."""
+    settings = _settings()
+    with _container(settings) as container:
+        counts = container.notifications.counts()
+        click.echo("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        for d in container.notifications.deliveries(status, limit):
+            click.echo(f"{d['status']:<10} attempts={d.get('attempts', 0):<3} seq={d['seq']:<6} "
+                       f"event={d['eventId']} subscription={d['subscription']} callback={d['callback']}"
+                       + (f" last error: {d['lastError']}" if d.get("lastError") else ""))
+
+
 @main.command("listener-events")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--type", "event_type", default=None, help="Only this eventType.")

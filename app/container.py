@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
 
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from app.event_sender import EventSender
 from app.settings import Settings
+from services.callback_policy import CallbackPolicy
+from services.events import event_factory
 from services.hub import HubService
 from services.listener import ListenerService
+from services.notifications import Dispatcher, Relay
 from services.queries import QueryService
 from services.recommendations import EngineProvider, RecommendationProcessor
+from services.tasks import TaskRunner
+from services.workers import BackgroundWorkers
 from storage.catalog_repository import MongoCatalogRepository
 from storage.history_repository import MongoHistoryRepository
 from storage.hub_repository import MongoHubRepository
 from storage.listener_repository import MongoListenerEventRepository
 from storage.model_repository import MongoModelRepository
 from storage.mongo import make_client
+from storage.notification_repository import MongoNotificationRepository
 from storage.query_repository import MongoQueryRepository
 
 
@@ -34,8 +44,26 @@ class Container:
     queries: QueryService
     hub: HubService
     listener: ListenerService
+    query_store: MongoQueryRepository
+    notifications: MongoNotificationRepository
+    tasks: TaskRunner
+    relay: Relay
+    dispatcher: Dispatcher
+    sender: EventSender
+    workers: BackgroundWorkers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workers = BackgroundWorkers(
+            [("tasks", self.tasks.run_once), ("relay", self.relay.run_once), ("deliveries", self.dispatcher.run_once)],
+            idle_s=self.settings.poll_ms / 1000,
+        )
 
     def close(self) -> None:
+        """Stop the background workers (if started), then release the network resources."""
+        if self.workers.started:
+            self.workers.stop()
+        self.dispatcher.close()
+        self.sender.close()
         self.client.close()
 
 
@@ -51,10 +79,15 @@ def build_container(settings: Settings) -> Container:
     catalog = MongoCatalogRepository(db)
     history = MongoHistoryRepository(db)
     models = MongoModelRepository(db)
-    for repo in (query_repo, hub_repo, listener_repo, catalog, history, models):
+    notifications = MongoNotificationRepository(db)
+    for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications):
         repo.ensure_indexes()
     engines = EngineProvider(catalog, models, refresh_s=settings.model_refresh_s)
     recommendations = RecommendationProcessor(engines, history, default_limit=settings.recommendation_limit)
+    events = event_factory()
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    policy = CallbackPolicy.from_setting(settings.callback_allow)
+    sender = EventSender(policy, timeout_s=settings.delivery_timeout_s)
     return Container(
         settings=settings,
         client=client,
@@ -64,7 +97,15 @@ def build_container(settings: Settings) -> Container:
         models=models,
         engines=engines,
         recommendations=recommendations,
-        queries=QueryService(query_repo, recommendations),
-        hub=HubService(hub_repo),
+        queries=QueryService(query_repo, recommendations, events=events),
+        hub=HubService(hub_repo, policy=policy, deliveries=notifications),
         listener=ListenerService(listener_repo),
+        query_store=query_repo,
+        notifications=notifications,
+        tasks=TaskRunner(query_repo, recommendations, events, owner, lease_s=settings.task_lease_s,
+                         delay_s=settings.task_delay_ms / 1000),
+        relay=Relay(query_repo, hub_repo, notifications),
+        dispatcher=Dispatcher(notifications, hub_repo, sender, owner, retry_for_s=settings.delivery_retry_s,
+                              lease_s=settings.delivery_timeout_s * 3 + 5),
+        sender=sender,
     )

@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        if settings.workers:
+            container.workers.start()
         yield
         container.close()
 

@@ -41,6 +41,16 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_LOG_LEVEL", "INFO", "Log level"),
     EnvVar("TMF680_RECOMMENDATION_LIMIT", "5", "How many offerings a recommendation lists at most"),
     EnvVar("TMF680_MODEL_REFRESH_S", "5", "How often (seconds) a server looks for a new catalogue or model version"),
+    EnvVar("TMF680_WORKERS", "true",
+           "Run the task and delivery workers inside every server process (false: only `tmf680 worker` runs them)"),
+    EnvVar("TMF680_POLL_MS", "200", "How often an idle worker looks for tasks, events and due deliveries"),
+    EnvVar("TMF680_TASK_LEASE_S", "30", "How long a worker holds a task before another may take it over"),
+    EnvVar("TMF680_DELIVERY_TIMEOUT_S", "5", "Timeout of one event POST to a callback"),
+    EnvVar("TMF680_DELIVERY_RETRY_S", "3600",
+           "How long a failing delivery is retried (exponential backoff) before it is given up"),
+    EnvVar("TMF680_CALLBACK_ALLOW", "",
+           "Comma-separated hosts, IPs or CIDRs callbacks may use although they are loopback/private/link-local"),
+    EnvVar("TMF680_TASK_DELAY_MS", "0", "Testing knob: extra time a worker spends on each asynchronous task"),
 )
 
 
@@ -75,6 +85,16 @@ def _base_path(env: Mapping[str, str], name: str, default: str, allow_empty: boo
     return raw.rstrip("/") or "/"
 
 
+def _callback_allow(raw: str) -> str:
+    from services.callback_policy import CallbackPolicy
+
+    try:
+        CallbackPolicy.from_setting(raw)
+    except ValueError as exc:
+        raise SettingsError(f"TMF680_CALLBACK_ALLOW: {exc}") from exc
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str = ""
@@ -91,6 +111,13 @@ class Settings:
     log_level: str = "INFO"
     recommendation_limit: int = 5
     model_refresh_s: int = 5
+    workers: bool = True
+    poll_ms: int = 200
+    task_lease_s: int = 30
+    delivery_timeout_s: int = 5
+    delivery_retry_s: int = 3600
+    callback_allow: str = ""
+    task_delay_ms: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +152,13 @@ class Settings:
             log_level=level,
             recommendation_limit=_int(env, "TMF680_RECOMMENDATION_LIMIT", "5", 1),
             model_refresh_s=_int(env, "TMF680_MODEL_REFRESH_S", "5", 0),
+            workers=_bool(env, "TMF680_WORKERS", "true"),
+            poll_ms=_int(env, "TMF680_POLL_MS", "200", 10),
+            task_lease_s=_int(env, "TMF680_TASK_LEASE_S", "30", 1),
+            delivery_timeout_s=_int(env, "TMF680_DELIVERY_TIMEOUT_S", "5", 1),
+            delivery_retry_s=_int(env, "TMF680_DELIVERY_RETRY_S", "3600", 0),
+            callback_allow=_callback_allow(env.get("TMF680_CALLBACK_ALLOW", "")),
+            task_delay_ms=_int(env, "TMF680_TASK_DELAY_MS", "0", 0),
         )
 
     def replace(self, **changes: object) -> Settings:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.errors import InvalidRequest, NotFound
-from services.list_query import parse_filters
+from services.events import compile_query
 from services.ports import Document, HubRepository
 
 MAX_CALLBACK_LENGTH = 2048
@@ -43,15 +43,21 @@ class SubscriptionInput(Schema):
         unknown = "exclude"
 
 
-def query_pairs(query: str) -> list[tuple[str, str]]:
-    """A subscription query (``eventType=X&event.queryProductRecommendation.state=done``) as pairs."""
-    return parse_qsl(query.lstrip("?"), keep_blank_values=True)
+class CallbackCheck(Protocol):
+    def check(self, url: str) -> list[str]: ...
+
+
+class DeliveryCanceller(Protocol):
+    def cancel(self, subscription_id: str) -> int: ...
 
 
 class HubService:
-    def __init__(self, repository: HubRepository, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+    def __init__(self, repository: HubRepository, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 policy: CallbackCheck | None = None, deliveries: DeliveryCanceller | None = None) -> None:
         self._repo = repository
         self._new_id = new_id
+        self._policy = policy
+        self._deliveries = deliveries
 
     def register(self, payload: dict[str, Any]) -> Document:
         try:
@@ -59,8 +65,9 @@ class HubService:
         except ValidationError as exc:
             details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in sorted(exc.messages_dict.items()))
             raise InvalidRequest(f"invalid subscription: {details}") from exc
-        if data["query"]:
-            parse_filters(query_pairs(data["query"]), reserved=())  # reject a query we could never evaluate
+        if self._policy is not None:
+            self._policy.check(data["callback"])  # loopback/private/metadata callbacks are refused
+        compile_query(data["query"])  # reject a query that could never be evaluated
         subscription: Document = {"id": self._new_id(), "callback": data["callback"]}
         if data["query"] is not None:
             subscription["query"] = data["query"]
@@ -70,3 +77,5 @@ class HubService:
     def unregister(self, subscription_id: str) -> None:
         if not self._repo.delete(subscription_id):
             raise NotFound(f"no hub subscription with id {subscription_id!r}")
+        if self._deliveries is not None:
+            self._deliveries.cancel(subscription_id)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.errors import InvalidRequest
+from services.events import CREATE_EVENT, STATE_CHANGE_EVENT
 from services.ports import Document, ListenerEventRepository
 
-CREATE_EVENT = "QueryProductRecommendationCreateEvent"
-STATE_CHANGE_EVENT = "QueryProductRecommendationStateChangeEvent"
+__all__ = ["CREATE_EVENT", "STATE_CHANGE_EVENT", "ListenerService"]
 
 
 class ListenerService:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.errors import NotFound
+from services.events import CREATE_EVENT, EventFactory, event_factory
 from services.list_query import ListQuery
 from services.ports import Document, Page, QueryRepository, TaskProcessor
 
@@ -27,10 +28,12 @@ class QueryService:
         repository: QueryRepository,
         processor: TaskProcessor | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        events: EventFactory | None = None,
     ) -> None:
         self._repo = repository
         self._processor = processor or AcceptingProcessor()
         self._new_id = new_id
+        self._events = events or event_factory()
 
     def create(self, payload: dict[str, Any], collection_url: str) -> Document:
         """Store a new query. ``collection_url`` is the URL its ``href`` is built under.
@@ -48,7 +51,7 @@ class QueryService:
         }
         resource.setdefault("@type", RESOURCE_TYPE)
         resource = self._processor.on_create(resource)
-        self._repo.add(resource)
+        self._repo.add(resource, [self._events(CREATE_EVENT, resource)])
         return resource
 
     def retrieve(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document:

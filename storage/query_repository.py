@@ -1,11 +1,20 @@
-"""queryProductRecommendation resources in MongoDB."""
+"""queryProductRecommendation resources in MongoDB, with their task lease and event outbox.
+
+Each stored document carries, beside the resource ``r``:
+- ``outbox``: events caused by changes of this document, pushed *in the same single-document
+  update* as the change (MongoDB updates one document atomically, replica set or not), so a crash
+  between a state change and its delivery loses nothing; the relay moves them on and pulls them;
+- ``lease``: ``{owner, until}`` while a worker computes the task; an expired lease lets another
+  worker take the task over, and completion only succeeds for the lease's owner, so a task is
+  never completed twice.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
@@ -34,14 +43,15 @@ class MongoQueryRepository:
             IndexModel([(field_path(("state",)), ASCENDING), ("created", DESCENDING)], name="state"),
             IndexModel([(field_path(("name",)), ASCENDING)], name="name"),
             IndexModel([("dt.p", ASCENDING), ("dt.v", ASCENDING)], name="date_times"),
+            IndexModel([(f"{RESOURCE}.state", ASCENDING), ("lease.until", ASCENDING), ("created", ASCENDING)],
+                       name="task_queue"),
+            IndexModel([("outbox.eventId", ASCENDING)], name="outbox", sparse=True),
         ])
 
-    def _document(self, resource: Document, created: datetime) -> dict[str, Any]:
-        return {RESOURCE: encode(resource), "dt": date_shadow(resource), "created": created}
-
     @translate_errors
-    def add(self, resource: Document) -> None:
-        self._col.insert_one(self._document(resource, datetime.now(UTC)))
+    def add(self, resource: Document, events: list[Document] | None = None) -> None:
+        self._col.insert_one({RESOURCE: encode(resource), "dt": date_shadow(resource),
+                              "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]})
 
     @translate_errors
     def replace(self, resource: Document) -> None:
@@ -49,6 +59,64 @@ class MongoQueryRepository:
             {f"{RESOURCE}.id": resource["id"]},
             {"$set": {RESOURCE: encode(resource), "dt": date_shadow(resource)}},
         )
+
+    @translate_errors
+    def claim(self, owner: str, lease_s: float, now: datetime, event: Document) -> Document | None:
+        """Take the oldest ``accepted`` task (→ ``inProgress``, with its state-change event in the
+        outbox), else one whose worker's lease ran out. Returns the resource, or None."""
+        until = now + timedelta(seconds=lease_s)
+        lease = {"owner": owner, "until": until}
+        snapshot = {"$mergeObjects": [f"${RESOURCE}", {"state": "inProgress"}]}
+        entry = {"$literal": {k: v for k, v in _outbox_entry(event).items() if k != "resource"}}
+        found = self._col.find_one_and_update(
+            {f"{RESOURCE}.state": "accepted"},
+            [{"$set": {
+                f"{RESOURCE}.state": "inProgress",
+                "lease": {"$literal": lease},
+                "outbox": {"$concatArrays": [{"$ifNull": ["$outbox", []]},
+                                             [{"$mergeObjects": [entry, {"resource": snapshot,
+                                                                         "correlationId": f"${RESOURCE}.id"}]}]]},
+            }}],
+            sort=[("created", ASCENDING)], projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
+        )
+        if found is None:  # a task whose worker died: same state, no new event
+            found = self._col.find_one_and_update(
+                {f"{RESOURCE}.state": "inProgress", "lease.until": {"$lt": now}},
+                {"$set": {"lease": lease}},
+                sort=[("created", ASCENDING)], projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
+            )
+        return decode(found[RESOURCE]) if found else None
+
+    @translate_errors
+    def complete(self, resource: Document, owner: str, event: Document) -> bool:
+        """Store the task's result if ``owner`` still holds its lease (False: another worker took it)."""
+        result = self._col.update_one(
+            {f"{RESOURCE}.id": resource["id"], f"{RESOURCE}.state": "inProgress", "lease.owner": owner},
+            {"$set": {RESOURCE: encode(resource), "dt": date_shadow(resource)}, "$unset": {"lease": ""},
+             "$push": {"outbox": _outbox_entry(event)}},
+        )
+        return result.modified_count == 1
+
+    @translate_errors
+    def extend_lease(self, resource_id: str, owner: str, until: datetime) -> bool:
+        result = self._col.update_one({f"{RESOURCE}.id": resource_id, "lease.owner": owner},
+                                      {"$set": {"lease.until": until}})
+        return result.matched_count == 1
+
+    @translate_errors
+    def outbox(self, limit: int = 100) -> list[tuple[Any, list[Document]]]:
+        """(document key, pending events in the order they happened) for documents with an outbox."""
+        cursor = self._col.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).sort("created", ASCENDING).limit(limit)
+        return [(doc["_id"], [_event_of(entry) for entry in doc["outbox"]]) for doc in cursor]
+
+    @translate_errors
+    def ack_outbox(self, key: Any, event_id: str) -> None:
+        self._col.update_one({"_id": key}, {"$pull": {"outbox": {"eventId": event_id}}})
+
+    @translate_errors
+    def counts_by_state(self) -> dict[str, int]:
+        pipeline = [{"$group": {"_id": f"${RESOURCE}.state", "n": {"$sum": 1}}}]
+        return {str(row["_id"]): int(row["n"]) for row in self._col.aggregate(pipeline)}
 
     @translate_errors
     def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None:
@@ -69,3 +137,15 @@ class MongoQueryRepository:
             .max_time_ms(self._timeout)
         )
         return Page(items=[decode(doc[RESOURCE]) for doc in cursor], total=total)
+
+
+def _outbox_entry(event: Document) -> dict[str, Any]:
+    """An event as kept in the outbox: envelope fields, with the resource snapshot encoded."""
+    envelope = {k: v for k, v in event.items() if k != "event"}
+    resource = (event.get("event") or {}).get("queryProductRecommendation", {})
+    return {**envelope, "resource": encode(resource)}
+
+
+def _event_of(entry: dict[str, Any]) -> Document:
+    envelope = {k: v for k, v in entry.items() if k != "resource"}
+    return {**envelope, "event": {"queryProductRecommendation": decode(entry.get("resource", {}))}}

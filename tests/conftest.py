@@ -52,4 +52,7 @@ def db_name(mongo_uri: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(mongo_uri: str, db_name: str) -> Settings:
-    return Settings(mongodb_uri=mongo_uri, db_name=db_name, validate_responses=True)
+    # Background workers off: tests that need them turn them on and wait for their effects.
+    # Callbacks to 127.0.0.1 are allowed: the tests run their listeners there.
+    return Settings(mongodb_uri=mongo_uri, db_name=db_name, validate_responses=True, workers=False,
+                    callback_allow="127.0.0.1")

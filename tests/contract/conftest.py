@@ -120,7 +120,10 @@ def contract_stats(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def contract_settings(mongo_uri: str) -> Iterator[Settings]:
     """One database for the module, dropped at the end."""
     name = f"contract_{uuid.uuid4().hex[:12]}"
-    yield Settings(mongodb_uri=mongo_uri, db_name=name, validate_responses=True)
+    # Background workers off (nothing is delivered); the dictionary callbacks of schemathesis.toml
+    # point at 127.0.0.1, allow-listed so that register → unregister can be exercised.
+    yield Settings(mongodb_uri=mongo_uri, db_name=name, validate_responses=True, workers=False,
+                   callback_allow="127.0.0.1,localhost")
     client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]
     client.drop_database(name)
     client.close()

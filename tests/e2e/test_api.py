@@ -171,7 +171,8 @@ def test_unknown_path_is_404_tmf_error(client: Any) -> None:
 
 
 def test_hub_register_and_unregister(client: Any) -> None:
-    response = client.post(f"{BASE}/hub", json={"callback": "http://listener.example/cb",
+    # 127.0.0.1 is allow-listed for the tests' own listeners (settings fixture); port 9 = discard
+    response = client.post(f"{BASE}/hub", json={"callback": "http://127.0.0.1:9/cb",
                                                  "query": "eventType=QueryProductRecommendationStateChangeEvent"})
     assert response.status_code == 201
     body = response.json()

@@ -19,7 +19,8 @@ QPR = "/tmf-api/recommendationManagement/v4/queryProductRecommendation"
 @pytest.fixture(scope="module")
 def demo_app(mongo_uri: str) -> Iterator[Any]:
     name = f"demo_{uuid.uuid4().hex[:8]}"
-    app = create_app(Settings(mongodb_uri=mongo_uri, db_name=name, validate_responses=True, model_refresh_s=0))
+    app = create_app(Settings(mongodb_uri=mongo_uri, db_name=name, validate_responses=True, model_refresh_s=0,
+                              workers=False))
     load_demo_data(app.app.extensions["tmf680"])
     yield app
     client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]

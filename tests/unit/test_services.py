@@ -18,8 +18,9 @@ class FakeQueries:
     def __init__(self) -> None:
         self.items: dict[str, Document] = {}
 
-    def add(self, resource: Document) -> None:
+    def add(self, resource: Document, events: list[Document] | None = None) -> None:
         self.items[resource["id"]] = resource
+        self.events = events
 
     def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None:
         return self.items.get(resource_id)

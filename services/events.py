@@ -1,0 +1,118 @@
+"""TMF680 event envelopes and the evaluation of a hub subscription's ``query`` against them.
+
+A subscription query uses the list-filter syntax (``eventType=X&event.queryProductRecommendation.state=done``,
+comma OR, ``.gt``/``.ne``/... operators) evaluated on the event document itself.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from services.dates import parse_date_time
+from services.list_query import Filter, parse_filters
+
+CREATE_EVENT = "QueryProductRecommendationCreateEvent"
+STATE_CHANGE_EVENT = "QueryProductRecommendationStateChangeEvent"
+DOMAIN = "recommendationManagement"
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_event(event_type: str, resource: dict[str, Any], now: datetime, event_id: str | None = None) -> dict[str, Any]:
+    """The envelope the document defines, with the resource as it is after the change."""
+    state = resource.get("state")
+    title = "queryProductRecommendation created" if event_type == CREATE_EVENT else f"state is now {state}"
+    return {
+        "eventId": event_id or str(uuid.uuid4()),
+        "eventTime": iso(now),
+        "eventType": event_type,
+        "correlationId": str(resource.get("id", "")),
+        "domain": DOMAIN,
+        "title": title,
+        "description": f"queryProductRecommendation {title}",
+        "priority": "normal",
+        "timeOcurred": iso(now),
+        "event": {"queryProductRecommendation": resource},
+    }
+
+
+EventFactory = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def event_factory(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EventFactory:
+    return lambda event_type, resource: new_event(event_type, resource, clock())
+
+
+def _values(document: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    """Every value at ``path``, arrays searched element-wise (as MongoDB does)."""
+    if isinstance(document, list):
+        for item in document:
+            yield from _values(item, path)
+        return
+    if not path:
+        yield document
+        return
+    if isinstance(document, dict) and path[0] in document:
+        yield from _values(document[path[0]], path[1:])
+
+
+def _comparable(value: Any, text: str) -> tuple[Any, Any] | None:
+    """(stored, wanted) in one comparable type, or None when they cannot be compared."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and _NUMBER.match(text):
+        return value, float(text)
+    if isinstance(value, str):
+        left, right = parse_date_time(value), parse_date_time(text)
+        if left is not None and right is not None:
+            return left, right
+        return value, text
+    return None
+
+
+def _equal(value: Any, text: str) -> bool:
+    if isinstance(value, bool):
+        return text.lower() == str(value).lower()
+    pair = _comparable(value, text)
+    return pair is not None and pair[0] == pair[1]
+
+
+_ORDER = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+
+
+def _matches_filter(document: dict[str, Any], flt: Filter) -> bool:
+    values = list(_values(document, flt.path))
+    if flt.op == "eq":
+        return any(_equal(v, text) for v in values for text in flt.values)
+    if flt.op == "ne":
+        return not any(_equal(v, text) for v in values for text in flt.values)
+    if flt.op == "regex":
+        pattern = re.compile(flt.values[0])
+        return any(isinstance(v, str) and pattern.search(v) for v in values)
+    compare = _ORDER[flt.op]
+    for value in values:
+        for text in flt.values:
+            pair = _comparable(value, text)
+            if pair is not None and compare(*pair):
+                return True
+    return False
+
+
+def compile_query(query: str | None) -> tuple[Filter, ...]:
+    """Parse a subscription query once (raises ``InvalidRequest`` when it cannot be evaluated)."""
+    if not query:
+        return ()
+    return parse_filters(parse_qsl(query.lstrip("?"), keep_blank_values=True), reserved=("fields",))
+
+
+def matches(filters: tuple[Filter, ...], event: dict[str, Any]) -> bool:
+    """Whether an event passes every filter of a subscription (no filter: every event)."""
+    return all(_matches_filter(event, flt) for flt in filters)
