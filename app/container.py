@@ -59,10 +59,11 @@ class Container:
         )
 
     def close(self) -> None:
-        """Stop the background workers (if started), then release the network resources."""
+        """Stop the background workers (if started), let in-flight deliveries finish (each bounded by
+        the delivery timeout), then release the network resources."""
         if self.workers.started:
             self.workers.stop()
-        self.dispatcher.close()
+        self.dispatcher.close(wait=True)
         self.sender.close()
         self.client.close()
 

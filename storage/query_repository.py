@@ -26,6 +26,7 @@ from storage.mongo import translate_errors
 
 COLLECTION = "queryProductRecommendation"
 DEFAULT_SORT = [("created", DESCENDING), ("_id", DESCENDING)]
+FIFO = [("created", ASCENDING), ("_id", ASCENDING)]  # oldest first; _id breaks equal timestamps
 
 
 class MongoQueryRepository:
@@ -43,7 +44,7 @@ class MongoQueryRepository:
             IndexModel([(field_path(("state",)), ASCENDING), ("created", DESCENDING)], name="state"),
             IndexModel([(field_path(("name",)), ASCENDING)], name="name"),
             IndexModel([("dt.p", ASCENDING), ("dt.v", ASCENDING)], name="date_times"),
-            IndexModel([(f"{RESOURCE}.state", ASCENDING), ("lease.until", ASCENDING), ("created", ASCENDING)],
+            IndexModel([(f"{RESOURCE}.state", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
                        name="task_queue"),
             IndexModel([("outbox.eventId", ASCENDING)], name="outbox", sparse=True),
         ])
@@ -77,13 +78,13 @@ class MongoQueryRepository:
                                              [{"$mergeObjects": [entry, {"resource": snapshot,
                                                                          "correlationId": f"${RESOURCE}.id"}]}]]},
             }}],
-            sort=[("created", ASCENDING)], projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
+            sort=FIFO, projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
         )
         if found is None:  # a task whose worker died: same state, no new event
             found = self._col.find_one_and_update(
                 {f"{RESOURCE}.state": "inProgress", "lease.until": {"$lt": now}},
                 {"$set": {"lease": lease}},
-                sort=[("created", ASCENDING)], projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
+                sort=FIFO, projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
             )
         return decode(found[RESOURCE]) if found else None
 
@@ -106,7 +107,7 @@ class MongoQueryRepository:
     @translate_errors
     def outbox(self, limit: int = 100) -> list[tuple[Any, list[Document]]]:
         """(document key, pending events in the order they happened) for documents with an outbox."""
-        cursor = self._col.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).sort("created", ASCENDING).limit(limit)
+        cursor = self._col.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).sort(FIFO).limit(limit)
         return [(doc["_id"], [_event_of(entry) for entry in doc["outbox"]]) for doc in cursor]
 
     @translate_errors
