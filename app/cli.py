@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from app.settings import Settings, SettingsError
+from app.settings import CONFIG_ENV, Settings, SettingsError
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -23,19 +24,25 @@ if TYPE_CHECKING:
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.load()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tmf680-recommendation")
-def main() -> None:
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="TOML file of settings (environment variables override it); same as TMF680_CONFIG.")
+def main(config_file: str | None) -> None:
     """TMF680 Recommendation Management v4.0.0 server.
 
-    Configuration comes from environment variables (see the README); with no MONGODB_URI the
-    server runs its own mongod with data under TMF680_DATA_DIR.
+    Configuration comes from environment variables, over an optional TOML file (--config or
+    TMF680_CONFIG; see the README); with no MONGODB_URI the server runs its own mongod with data
+    under TMF680_DATA_DIR. Exit codes: 0 done, 1 failed, 2 usage or configuration error.
     """
+    if config_file:
+        os.environ[CONFIG_ENV] = config_file  # gunicorn/uvicorn children and every command read it
+    _settings()  # a bad configuration stops every command with a clear message
 
 
 @main.command()
@@ -355,6 +362,45 @@ def deliveries(status: str | None, limit: int) -> None:
             click.echo(f"{d['status']:<10} attempts={d.get('attempts', 0):<3} seq={d['seq']:<6} "
                        f"event={d['eventId']} subscription={d['subscription']} callback={d['callback']}"
                        + (f" last error: {d['lastError']}" if d.get("lastError") else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def status(as_json: bool) -> None:
+    """Summarise the store: queries per state, subscriptions and deliveries, catalogue, history and model."""
+    settings = _settings()
+    with _container(settings) as container:
+        models = container.models.versions(limit=1)
+        summary: dict[str, Any] = {
+            "database": settings.db_name,
+            "queries": container.query_store.counts_by_state(),
+            "hubSubscriptions": container.hub_store.count(),
+            "deliveries": container.notifications.counts(),
+            "listenerEvents": container.listener_store.count(),
+            "catalogue": {**container.catalog.counts(), "version": container.catalog.version()},
+            "historyDocuments": container.history.count(),
+            "model": ({"version": models[0]["version"], "kind": models[0]["meta"].get("kind"),
+                       "created": models[0]["created"]} if models else None),
+        }
+    if as_json:
+        click.echo(json.dumps(summary, default=_json_default))
+        return
+    queries = summary["queries"]
+    click.echo(f"database          {summary['database']}")
+    click.echo(f"queries           {sum(queries.values())} ("
+               + (", ".join(f"{n} {s}" for s, n in sorted(queries.items())) or "none") + ")")
+    click.echo(f"pending tasks     {queries.get('accepted', 0) + queries.get('inProgress', 0)}")
+    deliveries = summary["deliveries"]
+    click.echo(f"hub               {summary['hubSubscriptions']} subscriptions; deliveries: "
+               + (", ".join(f"{n} {s}" for s, n in sorted(deliveries.items())) or "none"))
+    catalogue = summary["catalogue"]
+    click.echo(f"catalogue         v{catalogue['version']}: {catalogue['productOffering']} offerings, "
+               f"{catalogue['category']} categories")
+    click.echo(f"history           {summary['historyDocuments']} documents")
+    model = summary["model"]
+    trained = f"v{model['version']} ({model['kind']}, trained {model['created']:%Y-%m-%d %H:%M:%S %Z})" if model else ""
+    click.echo(f"model             {trained or 'none (tmf680 train)'}")
+    click.echo(f"listener events   {summary['listenerEvents']}")
 
 
 @main.command("listener-events")

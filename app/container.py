@@ -45,6 +45,8 @@ class Container:
     hub: HubService
     listener: ListenerService
     query_store: MongoQueryRepository
+    hub_store: MongoHubRepository
+    listener_store: MongoListenerEventRepository
     notifications: MongoNotificationRepository
     tasks: TaskRunner
     relay: Relay
@@ -102,6 +104,8 @@ def build_container(settings: Settings) -> Container:
         hub=HubService(hub_repo, policy=policy, deliveries=notifications),
         listener=ListenerService(listener_repo),
         query_store=query_repo,
+        hub_store=hub_repo,
+        listener_store=listener_repo,
         notifications=notifications,
         tasks=TaskRunner(query_repo, recommendations, events, owner, lease_s=settings.task_lease_s,
                          delay_s=settings.task_delay_ms / 1000),

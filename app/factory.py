@@ -47,7 +47,7 @@ def resolve_operation(operation_id: str) -> Any:
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     logging.getLogger().setLevel(settings.log_level)
     container = container or build_container(settings)
 

@@ -28,7 +28,7 @@ def on_starting(server: Any) -> None:
     global _embedded  # noqa: PLW0603 - gunicorn hooks share state through the config module
     from app.settings import Settings
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     if settings.mongodb_uri:
         return
     from app.embedded_mongo import EmbeddedMongo

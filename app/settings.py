@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ LEGACY_BASE_PATH = "/customer/v4"
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot start with."""
+
+
+CONFIG_ENV = "TMF680_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -161,9 +165,41 @@ class Settings:
             task_delay_ms=_int(env, "TMF680_TASK_DELAY_MS", "0", 0),
         )
 
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the environment, over the optional TOML file named by ``TMF680_CONFIG``."""
+        env = os.environ if env is None else env
+        path = env.get(CONFIG_ENV, "").strip()
+        merged = {**read_config_file(Path(path)), **env} if path else dict(env)
+        return cls.from_env(merged)
+
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
     def mount_paths(self) -> tuple[str, ...]:
         return (self.base_path, self.legacy_base_path) if self.legacy_base_path else (self.base_path,)
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """A TOML file of settings named as their environment variables (``TMF680_MAX_LIMIT = 500``)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid TOML: {exc}") from exc
+    known = {v.name for v in ENV_VARS}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{CONFIG_ENV}: {path} has unknown settings {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(known))}")
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            out[key] = str(value)
+        else:
+            raise SettingsError(f"{CONFIG_ENV}: {key} in {path} must be a string, number or boolean")
+    return out

@@ -35,5 +35,9 @@ class MongoHubRepository:
         return self._col.find_one({"id": subscription_id}, {"_id": 0, "created": 0})
 
     @translate_errors
+    def count(self) -> int:
+        return self._col.count_documents({})
+
+    @translate_errors
     def all(self) -> list[Document]:
         return list(self._col.find({}, {"_id": 0, "created": 0}).sort("created", ASCENDING))

@@ -29,6 +29,10 @@ class MongoListenerEventRepository:
         self._col.insert_one({**record, "event": encode(record["event"])})
 
     @translate_errors
+    def count(self) -> int:
+        return self._col.estimated_document_count()
+
+    @translate_errors
     def recent(self, limit: int, event_type: str | None = None) -> list[Document]:
         query = {"eventType": event_type} if event_type else {}
         cursor = self._col.find(query, {"_id": 0}).sort("receivedAt", DESCENDING).limit(limit)

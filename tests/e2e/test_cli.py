@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,9 @@ from app.cli import main
 
 @pytest.fixture
 def run(mongo_uri: str, db_name: str, tmp_path: Path) -> Any:
-    env = {"MONGODB_URI": mongo_uri, "TMF680_DB_NAME": db_name, "TMF680_DATA_DIR": str(tmp_path / "data")}
+    # TMF680_CONFIG listed so that the runner restores it after `--config` sets it
+    env = {"MONGODB_URI": mongo_uri, "TMF680_DB_NAME": db_name, "TMF680_DATA_DIR": str(tmp_path / "data"),
+           "TMF680_CONFIG": ""}
 
     def invoke(*args: str, input: str | None = None) -> Any:  # noqa: A002
         return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
@@ -153,3 +156,19 @@ def test_catalog_sync_pages_and_retries(run: Any, tmf620: str) -> None:
 def test_catalog_sync_gives_up_clearly(run: Any) -> None:
     result = run("catalog", "sync", "--from", "http://127.0.0.1:1/tmf620", "--retries", "1")
     assert result.exit_code == 1 and "failed after 2 attempts" in result.output
+
+
+def test_status_summarises_the_store(run: Any) -> None:
+    out = run("status").output
+    assert "queries" in out and "pending tasks     0" in out and "model             none" in out
+    data = json.loads(run("status", "--json").stdout)
+    assert data["queries"] == {} and data["catalogue"]["productOffering"] == 0 and data["model"] is None
+
+
+def test_a_bad_setting_is_a_usage_error_without_traceback(run: Any, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('TMF680_MAX_LIMIT = "many"\n')
+    result = run("--config", str(config), "status")
+    assert result.exit_code == 2
+    assert "TMF680_MAX_LIMIT must be an integer" in result.output and "Traceback" not in result.output
+    assert "TMF680_CONFIG" not in os.environ

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.settings import DEFAULT_BASE_PATH, ENV_VARS, Settings, SettingsError
@@ -43,8 +45,32 @@ def test_invalid_values_are_explained(env: dict[str, str]) -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [v.name for v in ENV_VARS if f"`{v.name}`" not in readme]
     assert not missing
+
+
+def test_config_file_under_environment(tmp_path: Path) -> None:
+    from app.settings import CONFIG_ENV
+
+    path = tmp_path / "tmf680.toml"
+    path.write_text('TMF680_MAX_LIMIT = 50\nTMF680_WORKERS = false\nTMF680_DB_NAME = "fromfile"\n')
+    settings = Settings.load({CONFIG_ENV: str(path), "TMF680_DB_NAME": "fromenv"})
+    assert settings.max_limit == 50 and settings.workers is False
+    assert settings.db_name == "fromenv"  # the environment wins
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("NOPE = 1", "unknown settings NOPE"), ("TMF680_MAX_LIMIT = [1]", "string, number or boolean"),
+     ("not toml", "not valid TOML"), ('TMF680_MAX_LIMIT = "x"', "TMF680_MAX_LIMIT must be an integer")],
+)
+def test_bad_config_files_are_explained(tmp_path: Path, content: str, message: str) -> None:
+    from app.settings import CONFIG_ENV
+
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        Settings.load({CONFIG_ENV: str(path)})
+    with pytest.raises(SettingsError, match="cannot read"):
+        Settings.load({CONFIG_ENV: str(tmp_path / "missing.toml")})
