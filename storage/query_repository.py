@@ -55,13 +55,6 @@ class MongoQueryRepository:
                               "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]})
 
     @translate_errors
-    def replace(self, resource: Document) -> None:
-        self._col.update_one(
-            {f"{RESOURCE}.id": resource["id"]},
-            {"$set": {RESOURCE: encode(resource), "dt": date_shadow(resource)}},
-        )
-
-    @translate_errors
     def claim(self, owner: str, lease_s: float, now: datetime, event: Document) -> Document | None:
         """Take the oldest ``accepted`` task (→ ``inProgress``, with its state-change event in the
         outbox), else one whose worker's lease ran out. Returns the resource, or None."""

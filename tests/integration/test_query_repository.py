@@ -149,13 +149,6 @@ def test_a_query_over_its_time_limit_is_an_invalid_request(mongo_uri: str, db_na
         client.close()
 
 
-def test_replace(seeded: MongoQueryRepository) -> None:
-    doc = seeded.get("b")
-    assert doc is not None
-    seeded.replace({**doc, "state": "done"})
-    assert ids(seeded, [("state", "done")]) == ["b", "a"]
-
-
 def test_concurrent_adds_are_all_counted(repo: MongoQueryRepository) -> None:
     def worker(n: int) -> None:
         for i in range(25):

@@ -28,9 +28,6 @@ class FakeQueries:
     def list(self, query: ListQuery) -> Page:
         return Page(list(self.items.values()), len(self.items))
 
-    def replace(self, resource: Document) -> None:
-        self.items[resource["id"]] = resource
-
 
 class FakeHub:
     def __init__(self) -> None:
