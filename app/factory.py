@@ -20,6 +20,7 @@ from connexion.resolver import Resolver
 
 from app import errors
 from app.container import Container, build_container
+from app.health import install_health
 from app.middleware import BodyGuard
 from app.settings import Settings
 from app.spec import normalise, official_document
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         )
         _serve_document(app, document, mount)
+    install_health(app)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     return app

@@ -9,6 +9,7 @@ import pytest
 
 from app.factory import create_app
 from app.settings import Settings
+from recommender import train
 from services.queries import QueryService
 from storage.mongo import make_client
 from storage.query_repository import MongoQueryRepository
@@ -303,3 +304,18 @@ def test_head_mirrors_get_without_a_body(client: Any) -> None:
     assert listed.headers["x-total-count"] == "1"
     assert client.head(f"{QPR}/{created['id']}").status_code == 200
     assert client.head(f"{QPR}/nope").status_code == 404
+
+
+def test_health_live_and_ready(settings: Settings) -> None:
+    app = create_app(settings.replace(model_refresh_s=0))
+    with app.test_client() as client:
+        assert client.get("/health/live").json() == {"status": "ok"}
+        not_ready = client.get("/health/ready")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"] == {"mongodb": "ok", "catalogue": "missing", "model": "missing"}
+        container = app.app.extensions["tmf680"]
+        container.catalog.upsert("productOffering", [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}])
+        container.catalog.bump_version()
+        container.models.save(*train([("c", "a"), ("c", "b")], "popularity").to_payload())
+        ready = client.get("/health/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
