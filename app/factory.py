@@ -20,6 +20,7 @@ from connexion.resolver import Resolver
 
 from app import errors
 from app.container import Container, build_container
+from app.docs_page import install_docs
 from app.health import install_health
 from app.middleware import BodyGuard
 from app.settings import Settings
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         _serve_document(app, document, mount)
     install_health(app)
+    install_docs(app, settings.mount_paths)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     return app

@@ -9,4 +9,7 @@ if [ ! -x .venv-tox/bin/tox ]; then
     "$PYTHON" -m venv .venv-tox
     .venv-tox/bin/pip install --quiet --disable-pip-version-check 'tox>=4.11,<5'
 fi
+# Debian's Chromium and ChromeDriver for the docs-page browser test (root: apt-get; CI runs as root).
+bash scripts/install-browser.sh || [ -z "${CI:-}" ]
+export TMF680_SCREENSHOT_DIR=${TMF680_SCREENSHOT_DIR:-$PWD/test-artifacts}
 exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract}" -- "$@"
