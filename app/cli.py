@@ -76,7 +76,9 @@ def serve(host: str, port: int, demo: bool) -> None:
         if demo and not container.catalog.counts()["productOffering"]:
             load_demo_data(container)
         click.echo(f"TMF680 API at http://{host}:{port}{settings.base_path}/queryProductRecommendation", err=True)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True)
+        # the app writes its own JSON access line per request (app/request_log.py)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True,
+                    access_log=False)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -335,8 +337,10 @@ def worker() -> None:
 
     Run several, on several machines sharing one MongoDB: tasks are claimed with a lease and
     deliveries are ordered per subscription, so they share the work safely."""
+    from app.request_log import configure_logging
+
     settings = _settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_on_signal)
     with _container(settings) as container:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +21,9 @@ from app import errors
 from app.container import Container, build_container
 from app.docs_page import install_docs
 from app.health import install_health
+from app.metrics import install_observability
 from app.middleware import BodyGuard
+from app.request_log import configure_logging
 from app.settings import Settings
 from app.spec import normalise, official_document
 from app.validation import validator_map
@@ -50,7 +51,7 @@ def resolve_operation(operation_id: str) -> Any:
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
     settings = settings or Settings.load()
-    logging.getLogger().setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     container = container or build_container(settings)
 
     @contextlib.asynccontextmanager
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_docs(app, settings.mount_paths)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
+    install_observability(app, container, settings)
     return app
 
 

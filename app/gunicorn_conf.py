@@ -8,6 +8,7 @@ fork. With MONGODB_URI empty, the master starts the embedded mongod first and st
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -24,8 +25,14 @@ _embedded: Any = None
 
 
 def on_starting(server: Any) -> None:
-    """Start the embedded mongod when no MONGODB_URI is configured (workers inherit the URI)."""
+    """Empty PROMETHEUS_MULTIPROC_DIR (metrics of an earlier run); start the embedded mongod when no
+    MONGODB_URI is configured (workers inherit the URI)."""
     global _embedded  # noqa: PLW0603 - gunicorn hooks share state through the config module
+    prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if prom_dir:
+        os.makedirs(prom_dir, exist_ok=True)
+        for stale in glob.glob(os.path.join(prom_dir, "*.db")):
+            os.remove(stale)
     from app.settings import Settings
 
     settings = Settings.load()
@@ -42,3 +49,11 @@ def on_exit(server: Any) -> None:
     if _embedded is not None:
         _embedded.stop()
         server.log.info("embedded MongoDB stopped")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Metrics in multiprocess mode: drop the dead worker's live gauges (its counters are kept)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

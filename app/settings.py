@@ -43,6 +43,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_QUERY_TIMEOUT_MS", "5000", "Server-side time limit of one list query (maxTimeMS)"),
     EnvVar("TMF680_VALIDATE_RESPONSES", "false", "Validate every response against the spec (tests; costs time)"),
     EnvVar("TMF680_LOG_LEVEL", "INFO", "Log level"),
+    EnvVar("TMF680_LOG_FORMAT", "json", "Log format: json (one JSON object per line) or text"),
+    EnvVar("TMF680_ACCESS_LOG_LEVEL", "INFO",
+           "Level of the one-line-per-request access log (tmf680.access): INFO logs every request, "
+           "WARNING only failures (5xx), CRITICAL none"),
+    EnvVar("TMF680_METRICS", "true",
+           "Serve Prometheus metrics at /metrics (several workers: set PROMETHEUS_MULTIPROC_DIR)"),
     EnvVar("TMF680_RECOMMENDATION_LIMIT", "5", "How many offerings a recommendation lists at most"),
     EnvVar("TMF680_MODEL_REFRESH_S", "5", "How often (seconds) a server looks for a new catalogue or model version"),
     EnvVar("TMF680_WORKERS", "true",
@@ -113,6 +119,9 @@ class Settings:
     query_timeout_ms: int = 5000
     validate_responses: bool = False
     log_level: str = "INFO"
+    log_format: str = "json"
+    access_log_level: str = "INFO"
+    metrics: bool = True
     recommendation_limit: int = 5
     model_refresh_s: int = 5
     workers: bool = True
@@ -141,6 +150,12 @@ class Settings:
         level = env.get("TMF680_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"TMF680_LOG_LEVEL must be a log level name, got {level!r}")
+        log_format = env.get("TMF680_LOG_FORMAT", "json").strip().lower() or "json"
+        if log_format not in {"json", "text"}:
+            raise SettingsError(f"TMF680_LOG_FORMAT must be json or text, got {log_format!r}")
+        access_level = env.get("TMF680_ACCESS_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if access_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(f"TMF680_ACCESS_LOG_LEVEL must be a log level name, got {access_level!r}")
         return cls(
             mongodb_uri=env.get("MONGODB_URI", "").strip(),
             db_name=db_name,
@@ -154,6 +169,9 @@ class Settings:
             query_timeout_ms=_int(env, "TMF680_QUERY_TIMEOUT_MS", "5000", 100),
             validate_responses=_bool(env, "TMF680_VALIDATE_RESPONSES", "false"),
             log_level=level,
+            log_format=log_format,
+            access_log_level=access_level,
+            metrics=_bool(env, "TMF680_METRICS", "true"),
             recommendation_limit=_int(env, "TMF680_RECOMMENDATION_LIMIT", "5", 1),
             model_refresh_s=_int(env, "TMF680_MODEL_REFRESH_S", "5", 0),
             workers=_bool(env, "TMF680_WORKERS", "true"),

@@ -108,6 +108,12 @@ class MongoQueryRepository:
         self._col.update_one({"_id": key}, {"$pull": {"outbox": {"eventId": event_id}}})
 
     @translate_errors
+    def oldest_created(self, state: str) -> datetime | None:
+        """When the oldest stored query in ``state`` was created (None: there is none)."""
+        found = self._col.find_one({f"{RESOURCE}.state": state}, {"created": 1}, sort=FIFO)
+        return found["created"] if found else None
+
+    @translate_errors
     def counts_by_state(self) -> dict[str, int]:
         pipeline = [{"$group": {"_id": f"${RESOURCE}.state", "n": {"$sum": 1}}}]
         return {str(row["_id"]): int(row["n"]) for row in self._col.aggregate(pipeline)}
