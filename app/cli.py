@@ -234,9 +234,11 @@ def train(kind: str, l2: float | None, seed: int) -> None:
     settings = _settings()
     params = {"l2": l2} if l2 is not None and kind == "ease" else {}
     with _container(settings) as container:
-        click.echo("training ...", err=True)
         try:
-            version, model = train_and_publish(container.history, container.models, kind, params, seed)
+            with _progress("reading history") as bar:
+                bar.unit = " interactions"
+                version, model = train_and_publish(container.history, container.models, kind, params, seed,
+                                                   progress=bar.update)
         except TrainingError as exc:
             raise click.ClickException(str(exc)) from exc
     meta = model.metadata
@@ -281,7 +283,9 @@ def evaluate(seeds: int, k: int, l2: float | None, as_json: bool, plot: str | No
         context_mask = catalog_.category_mask(list(context_categories))
         hideable = [oid for oid, in_context in zip(catalog_.ids, context_mask, strict=True) if not in_context]
     click.echo(f"evaluating on {len(holdings)} customers, {len(catalog_)} offerings, {seeds} seeds ...", err=True)
-    result = run(catalog_, holdings, seeds=tuple(range(seeds)), k=k, ease_l2=l2, hideable=hideable)
+    with _progress("seeds", seeds) as bar:
+        result = run(catalog_, holdings, seeds=tuple(range(seeds)), k=k, ease_l2=l2, hideable=hideable,
+                     on_seed_done=lambda _seed: bar.update(1))
     if plot:
         plot_hit_rate(result, plot, title="leave-one-out hit rate")
         click.echo(f"plot written to {plot}", err=True)

@@ -21,7 +21,7 @@ but not the engine's requirement-completion ordering.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,8 +166,11 @@ def evaluate(
     ablations: bool = True,
     hideable: Collection[str] | None = None,
     now: datetime | None = None,
+    on_seed_done: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the leave-one-out protocol; returns a JSON-able dict.
+
+    ``on_seed_done(seed)`` is called after each seed (progress reporting).
 
     Holdings are restricted to the catalogue's offerings. ``ease_l2=None``
     tunes lambda per seed on an inner split; a number fixes it.
@@ -208,6 +211,8 @@ def evaluate(
                 ):
                     ranks, rankings = hidden_ranks(engine, split, now, cached)
                     per_model.setdefault(name, []).append(ranking_metrics(ranks, rankings, len(catalog), k, max_k))
+        if on_seed_done is not None:
+            on_seed_done(seed)
     return {
         "protocol": {
             "seeds": list(seeds),

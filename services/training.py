@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,12 +30,19 @@ class TrainingError(ValueError):
 
 
 def train_and_publish(history: InteractionSource, models: ModelStore, kind: str = DEFAULT_KIND,
-                      params: Mapping[str, Any] | None = None, seed: int = 0) -> tuple[int, TrainedModel]:
-    """Train ``kind`` on every stored interaction and save it as the newest model version."""
+                      params: Mapping[str, Any] | None = None, seed: int = 0,
+                      progress: Callable[[int], object] | None = None) -> tuple[int, TrainedModel]:
+    """Train ``kind`` on every stored interaction and save it as the newest model version.
+
+    ``progress(n)`` is told of every interaction read (the slow part on a large history)."""
     if kind not in MODEL_KINDS:
         raise TrainingError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
     started = time.perf_counter()
-    pairs = list(history.interactions())
+    pairs = []
+    for pair in history.interactions():
+        pairs.append(pair)
+        if progress is not None:
+            progress(1)
     if not pairs:
         raise TrainingError("no customer history to train on (tmf680 history import / demo load)")
     model = train(pairs, kind, dict(params or {}), seed=seed)

@@ -398,7 +398,8 @@ def test_gunicorn_workers_are_summed(tmp_path: Path, mongo_uri: str, db_name: st
         per_worker = {path.name: _creates_in(path) for path in prom_dir.glob("counter_*.db")}
         assert "counter_1.db" not in per_worker  # the stale file was removed at start
         assert sum(per_worker.values()) == created
-        assert len([n for n in per_worker.values() if n]) >= 3 and max(per_worker.values()) < created
+        # max_requests=5 recycles workers: the creates were served by more than one process
+        assert len([n for n in per_worker.values() if n]) >= 2 and max(per_worker.values()) < created
     finally:
         server.send_signal(signal.SIGTERM)
         try:
