@@ -314,42 +314,13 @@ def test_other_logs_of_a_request_carry_its_request_id(client: Any) -> None:
 
 # --- several gunicorn workers ----------------------------------------------------------------------
 
+# The production configuration (its on_starting empties the metrics directory, its child_exit marks
+# dead workers), with workers recycled quickly so that dead workers' counters must be summed too.
 GUNICORN_CONF = '''\
-import glob
-import os
-
 from app.gunicorn_conf import *  # noqa: F403
-from app.gunicorn_conf import on_starting as _on_starting
 
-max_requests = 5  # workers restart: counters of dead workers must still be summed
+max_requests = 5
 max_requests_jitter = 0
-
-
-def on_starting(server):
-    prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if prom_dir:
-        os.makedirs(prom_dir, exist_ok=True)
-        for stale in glob.glob(os.path.join(prom_dir, "*.db")):
-            os.remove(stale)
-    _on_starting(server)
-
-
-def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-        multiprocess.mark_process_dead(worker.pid)
-'''
-
-OBSERVED_FACTORY = '''\
-from app.factory import create_app
-from app.metrics import install_observability
-
-
-def build():
-    app = create_app()
-    container = app.app.extensions["tmf680"]
-    install_observability(app, container, container.settings)
-    return app
 '''
 
 
@@ -368,7 +339,6 @@ def _wait_for_metrics(port: int, process: subprocess.Popen[bytes], log_path: Pat
 def test_gunicorn_workers_are_summed(tmp_path: Path, mongo_uri: str, db_name: str) -> None:
     prom_dir = tmp_path / "prometheus"
     (tmp_path / "observed_conf.py").write_text(GUNICORN_CONF)
-    (tmp_path / "observed_factory.py").write_text(OBSERVED_FACTORY)
     (prom_dir).mkdir()
     (prom_dir / "counter_1.db").write_bytes(b"stale")  # from an earlier run: removed at start
     port = free_port()
@@ -378,7 +348,7 @@ def test_gunicorn_workers_are_summed(tmp_path: Path, mongo_uri: str, db_name: st
                 "TMF680_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "PYTHONUNBUFFERED": "1",
                 "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
                 "PYTHONPATH": os.pathsep.join([str(tmp_path), str(repo_root), env.get("PYTHONPATH", "")])})
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "observed_conf.py"), "observed_factory:build()"]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "observed_conf.py"), "app.factory:create_asgi_app()"]
     log_path = tmp_path / "gunicorn.log"
     log_file = log_path.open("wb")
     server = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log_file, stderr=subprocess.STDOUT)
