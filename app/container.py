@@ -74,7 +74,7 @@ def build_container(settings: Settings) -> Container:
     """Wire storage, engine and services. Call it in the serving process (after any fork)."""
     if not settings.mongodb_uri:
         raise ValueError("MONGODB_URI is not set (tmf680 serve starts an embedded mongod when it is empty)")
-    client = make_client(settings.mongodb_uri, settings.mongo_timeout_ms)
+    client = make_client(settings.mongodb_uri, settings.mongo_timeout_ms, write_concern=settings.write_concern)
     db = client[settings.db_name]
     query_repo = MongoQueryRepository(db, settings.query_timeout_ms)
     hub_repo = MongoHubRepository(db)

@@ -41,6 +41,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_MAX_LIMIT", "1000", "Most items one list response returns (safety cap)"),
     EnvVar("TMF680_MONGO_TIMEOUT_MS", "5000", "How long a request waits for MongoDB before failing with 503"),
     EnvVar("TMF680_QUERY_TIMEOUT_MS", "5000", "Server-side time limit of one list query (maxTimeMS)"),
+    EnvVar("TMF680_WRITE_CONCERN", "1",
+           "Write concern of every write: a number of nodes or `majority` (replica sets); a 201 means written"),
     EnvVar("TMF680_VALIDATE_RESPONSES", "false", "Validate every response against the spec (tests; costs time)"),
     EnvVar("TMF680_LOG_LEVEL", "INFO", "Log level"),
     EnvVar("TMF680_LOG_FORMAT", "json", "Log format: json (one JSON object per line) or text"),
@@ -95,6 +97,13 @@ def _base_path(env: Mapping[str, str], name: str, default: str, allow_empty: boo
     return raw.rstrip("/") or "/"
 
 
+def _write_concern(raw: str) -> str:
+    value = raw.strip() or "1"
+    if value != "majority" and not (value.isdigit() and int(value) >= 1):
+        raise SettingsError(f"TMF680_WRITE_CONCERN must be a number of nodes (1 or more) or majority, got {raw!r}")
+    return value
+
+
 def _callback_allow(raw: str) -> str:
     from services.callback_policy import CallbackPolicy
 
@@ -117,6 +126,7 @@ class Settings:
     max_limit: int = 1000
     mongo_timeout_ms: int = 5000
     query_timeout_ms: int = 5000
+    write_concern: str = "1"
     validate_responses: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
@@ -167,6 +177,7 @@ class Settings:
             max_limit=_int(env, "TMF680_MAX_LIMIT", "1000", 1),
             mongo_timeout_ms=_int(env, "TMF680_MONGO_TIMEOUT_MS", "5000", 100),
             query_timeout_ms=_int(env, "TMF680_QUERY_TIMEOUT_MS", "5000", 100),
+            write_concern=_write_concern(env.get("TMF680_WRITE_CONCERN", "1")),
             validate_responses=_bool(env, "TMF680_VALIDATE_RESPONSES", "false"),
             log_level=level,
             log_format=log_format,

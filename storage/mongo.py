@@ -22,11 +22,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def make_client(uri: str, timeout_ms: int, app_name: str = "tmf680") -> MongoClient:  # type: ignore[type-arg]
-    """A client for one process. pymongo clients are not fork-safe: build one per worker."""
+def make_client(uri: str, timeout_ms: int, app_name: str = "tmf680",
+                write_concern: str = "1") -> MongoClient:  # type: ignore[type-arg]
+    """A client for one process. pymongo clients are not fork-safe: build one per worker.
+
+    Every write is acknowledged (``w`` = a number of nodes, or ``majority`` on a replica set, which
+    also waits for the journal there by default), so a 201 is only answered once MongoDB has the
+    resource."""
     return MongoClient(
         uri,
         appname=app_name,
+        w=int(write_concern) if write_concern.isdigit() else write_concern,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
