@@ -226,10 +226,11 @@ class RecommendationProcessor:
                 resource.get("recommendationType"), str) else None,
         )
 
-    def recommend(self, resource: Mapping[str, Any]) -> Document:
+    def recommend(self, resource: Mapping[str, Any], engine: Engine | None = None) -> Document:
         """The resource with its result: ``done`` with ranked items, or ``terminatedWithError``
-        (reason in the ``stateReason`` extension attribute) when there is no catalogue to rank."""
-        engine = self._engines.current().engine
+        (reason in the ``stateReason`` extension attribute) when there is no catalogue to rank.
+        ``engine``: the one the caller already checked the query against (else the current one)."""
+        engine = engine or self._engines.current().engine
         if not len(engine.catalog):
             return {**resource, "state": "terminatedWithError",
                     "stateReason": "no product catalogue is loaded (tmf680 catalog import / demo load)"}
@@ -238,7 +239,8 @@ class RecommendationProcessor:
         return {**resource, "recommendationItem": items, "state": "done"}
 
     def on_create(self, resource: Document) -> Document:
-        self.check_references(resource, self._engines.current().engine.catalog)
+        engine = self._engines.current().engine  # one engine for the check and the answer
+        self.check_references(resource, engine.catalog)
         if resource.get("instantSyncRecommendation") is not True:
             return resource
-        return self.recommend(resource)
+        return self.recommend(resource, engine)
