@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 from pymongo import MongoClient
-from test_processes import wait_for_port
+from servers import terminate, wait_for_port
 
 from app.embedded_mongo import free_port
 
@@ -55,8 +55,7 @@ def test_parallel_creates_and_registrations(tmp_path: Path, mongo_uri: str, db_n
         assert listed.headers["x-total-count"] == "200" and set(created) == {q["id"] for q in listed.json()}
         assert all(1 <= t <= 200 for t in totals) and max(totals) == 200
     finally:
-        server.terminate()
-        server.wait(30)
+        terminate(server)
     client = MongoClient(mongo_uri)
     assert client[db_name]["hub"].count_documents({}) == 80
     client.close()

@@ -14,11 +14,7 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from servers import terminate, tmf680, wait_for_port
 
 from app.embedded_mongo import free_port
 
@@ -109,23 +106,6 @@ def test_docs_assets(client: Any) -> None:
 
 # --- a real browser against the real server ----------------------------------------------------------
 
-def _tmf680() -> list[str]:
-    found = shutil.which("tmf680", path=os.path.dirname(sys.executable)) or shutil.which("tmf680")
-    return [found] if found else [sys.executable, "-m", "app.cli"]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port} within {timeout} s:\n{log.read_text(errors='replace')}")
-
-
 @pytest.fixture
 def browser_paths() -> tuple[Path, Path]:
     """Debian's Chromium and chromedriver: a failure under CI when missing, a skip elsewhere."""
@@ -155,19 +135,13 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "server.log"
     port = free_port()
     with log.open("wb") as output:
-        process = subprocess.Popen([*_tmf680(), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=workdir,
+        process = subprocess.Popen([*tmf680(), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=workdir,
                                    env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            _wait_for_port(port, process, log, timeout=60)
+            wait_for_port(port, process, timeout=60, log=log)
             yield f"http://127.0.0.1:{port}"
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process)
 
 
 def _chrome(chromium: Path, chromedriver: Path, profile: Path, log: Path) -> Any:

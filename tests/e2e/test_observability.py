@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from servers import terminate
 
 from app.embedded_mongo import free_port
 from app.factory import create_app
@@ -371,12 +371,7 @@ def test_gunicorn_workers_are_summed(tmp_path: Path, mongo_uri: str, db_name: st
         # max_requests=5 recycles workers: the creates were served by more than one process
         assert len([n for n in per_worker.values() if n]) >= 2 and max(per_worker.values()) < created
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        terminate(server)
         log_file.close()
     assert log_path.read_text(errors="replace").count("Booting worker") >= 3
 

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import tmf680, wait_for_port
 
 from app.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
-
-
-def tmf680() -> list[str]:
-    found = shutil.which("tmf680", path=os.path.dirname(sys.executable)) or shutil.which("tmf680")
-    return [found] if found else [sys.executable, "-m", "app.cli"]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise AssertionError(f"server exited with {process.returncode}:\n{out}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port} within {timeout} s")
 
 
 def start(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
