@@ -7,26 +7,28 @@ forks (``'app.factory:create_asgi_app()'``), so every worker gets its own Mongo 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import connexion
-from connexion.jsonifier import Jsonifier
-from connexion.middleware import MiddlewarePosition
-from connexion.options import SwaggerUIOptions
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
 from app import errors
 from app.container import Container, build_container
 from app.docs_page import install_docs
 from app.health import install_health
+from app.json_codec import FastFlaskJSONProvider, FastJsonifier
 from app.metrics import install_observability
 from app.middleware import BodyGuard
 from app.request_log import configure_logging
 from app.settings import Settings
 from app.spec import normalise, official_document
 from app.validation import validator_map
+from app.wsgi_bridge import WSGIBridge
+from app.wsgi_bridge import install as install_bridge
 from handlers import hub, listener, query_product_recommendation
 from handlers.context import EXTENSION
 
@@ -39,6 +41,12 @@ OPERATIONS = {
     "listenToQueryProductRecommendationCreateEvent": listener.create_event,
     "listenToQueryProductRecommendationStateChangeEvent": listener.state_change_event,
 }
+
+
+# Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
+# is app.docs_page, the document <mount>/openapi.json) and its security handlers (the document
+# declares no securityDefinitions). Each is a router every request passes through.
+MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in (SwaggerUIMiddleware, SecurityMiddleware)]
 
 
 def resolve_operation(operation_id: str) -> Any:
@@ -54,20 +62,27 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     configure_logging(settings.log_level, settings.log_format)
     container = container or build_container(settings)
 
+    bridges: list[WSGIBridge] = []  # filled below, once the app exists
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         if settings.workers:
             container.workers.start()
         yield
+        for each in bridges:
+            each.close()
         container.close()
 
     app = connexion.FlaskApp(
         __name__,
         lifespan=lifespan,
-        jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        jsonifier=FastJsonifier(),
         validator_map=validator_map(),
+        middlewares=list(MIDDLEWARES),
     )
+    bridges.append(install_bridge(app))
     app.app.extensions[EXTENSION] = container
+    app.app.json = FastFlaskJSONProvider(app.app)
     app.app.json.sort_keys = False  # type: ignore[attr-defined]
     app.app.json.compact = True  # type: ignore[attr-defined]
     document = official_document()
@@ -79,12 +94,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             resolver=Resolver(function_resolver=resolve_operation),
             strict_validation=False,
             validate_responses=settings.validate_responses,
-            swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         )
         _serve_document(app, document, mount)
     install_health(app)
     install_docs(app, settings.mount_paths)
-    app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     install_observability(app, container, settings)
     return app

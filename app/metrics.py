@@ -225,11 +225,18 @@ class Metrics:
                                     ("source",))
         for source in MONGO_ERROR_SOURCES:
             self.mongo_errors.labels(source)
+        self._children: dict[tuple[str | None, str, int | None], tuple[Any, Any]] = {}
 
     def observe(self, info: RequestInfo) -> None:
         method = info.method if info.method in HTTP_METHODS else "other"
-        self.requests.labels(info.operation, method, str(info.status)).inc()
-        self.duration.labels(info.operation, method).observe(info.duration_s)
+        key = (info.operation, method, info.status)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds keys: once per combination
+            children = (self.requests.labels(info.operation, method, str(info.status)),
+                        self.duration.labels(info.operation, method))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(info.duration_s)
 
 
 class ProcessCounters:

@@ -10,7 +10,7 @@ numbers:
   validation, ``BodyGuard`` and the handlers have already been turned into responses by
   Connexion's ``ExceptionMiddleware`` inside it; an exception that escapes it counts as 500) and,
   when the request is over, hands the ``RequestInfo`` to the observers.
-- ``NoteOperation`` sits right after Connexion's routing (``BEFORE_SECURITY``) and copies the
+- ``NoteOperation`` sits right after Connexion's routing (``BEFORE_VALIDATION``) and copies the
   matched operationId, the API mount and the ``id`` path parameter into the ``RequestInfo``
   (reached through the scope: Connexion's router passes a shallow copy of it on). A request
   rejected before routing (413 and bad encoding from ``BodyGuard``) is matched against the same
@@ -32,6 +32,7 @@ operations carry a correlationId inside their body; it is not logged.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -41,9 +42,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from connexion.middleware import MiddlewarePosition
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -304,7 +305,7 @@ def observation(app: Any, document: Mapping[str, Any], mounts: Iterable[str]) ->
         found.static_routes[f"{prefix}/docs/"] = "docs"
         found.static_prefixes.append((f"{prefix}/docs/static/", "docs", f"{prefix}/docs/static/{{name}}"))
     app.add_middleware(ObserveRequests, position=MiddlewarePosition.BEFORE_EXCEPTION, observation=found)
-    app.add_middleware(NoteOperation, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(NoteOperation, position=MiddlewarePosition.BEFORE_VALIDATION)
     extensions[EXTENSION] = found
     return found
 
@@ -340,7 +341,8 @@ def log_access(info: RequestInfo) -> None:
     level = access_level(info)
     if access_log.isEnabledFor(level):
         fields = access_fields(info)
-        access_log.log(level, "%s", _dumps(fields), extra={FIELDS: fields})
+        # The message is the JSON only for a text formatter; the JSON formatter reads the fields.
+        access_log.log(level, "%s", _Json(fields), extra={FIELDS: fields})
 
 
 def install_request_log(app: Any, settings: Any, document: Mapping[str, Any] | None = None) -> Observation:
@@ -363,11 +365,32 @@ def install_request_log(app: Any, settings: Any, document: Mapping[str, Any] | N
 # --- logging configuration ------------------------------------------------------------------------
 
 def _dumps(fields: Mapping[str, Any]) -> str:
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(fields, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class _Json:
+    """Serialised only if a formatter asks for the message (the text format)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return _dumps(self.fields)
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds = int(record.created)
+    return f"{_second(seconds)}.{int((record.created - seconds) * 1000):03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 class JsonFormatter(logging.Formatter):
