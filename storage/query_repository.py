@@ -27,6 +27,8 @@ from storage.mongo import translate_errors
 COLLECTION = "queryProductRecommendation"
 DEFAULT_SORT = [("created", DESCENDING), ("_id", DESCENDING)]
 FIFO = [("created", ASCENDING), ("_id", ASCENDING)]  # oldest first; _id breaks equal timestamps
+MAX_SKIP = 2**63 - 1  # BSON integers have 64 bits
+REPLACED_INDEXES = frozenset({"relatedParty_id", "state"})  # earlier versions' (without _id in the order)
 
 
 class MongoQueryRepository:
@@ -36,12 +38,15 @@ class MongoQueryRepository:
 
     @translate_errors
     def ensure_indexes(self) -> None:
+        existing = set(self._col.index_information())
+        for replaced in REPLACED_INDEXES & existing:
+            self._col.drop_index(replaced)
         self._col.create_indexes([
             IndexModel([(f"{RESOURCE}.id", ASCENDING)], unique=True, name="id_unique"),
             IndexModel([("created", DESCENDING), ("_id", DESCENDING)], name="created_desc"),
-            IndexModel([(field_path(("relatedParty", "id")), ASCENDING), ("created", DESCENDING)],
-                       name="relatedParty_id"),
-            IndexModel([(field_path(("state",)), ASCENDING), ("created", DESCENDING)], name="state"),
+            # equality on the filtered attribute, then the default order: no in-memory sort
+            IndexModel([(field_path(("relatedParty", "id")), ASCENDING), *DEFAULT_SORT], name="relatedParty_id_sorted"),
+            IndexModel([(field_path(("state",)), ASCENDING), *DEFAULT_SORT], name="state_sorted"),
             IndexModel([(field_path(("name",)), ASCENDING)], name="name"),
             IndexModel([("dt.p", ASCENDING), ("dt.v", ASCENDING)], name="date_times"),
             IndexModel([(f"{RESOURCE}.state", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
@@ -125,18 +130,22 @@ class MongoQueryRepository:
 
     @translate_errors
     def list(self, query: ListQuery) -> Page:
+        """The page, then the total: a page shorter than the limit that has items (or that starts
+        at the first item) already tells the total, which saves the count, a second round trip."""
         mongo_filter = to_mongo_filter(query)
-        total = self._col.count_documents(mongo_filter, maxTimeMS=self._timeout)
-        if query.limit == 0 or query.offset >= total:
-            return Page(items=[], total=total)
-        cursor = (
-            self._col.find(mongo_filter, to_projection(query.fields))
-            .sort(to_sort(query, DEFAULT_SORT))
-            .skip(query.offset)
-            .limit(query.limit)
-            .max_time_ms(self._timeout)
-        )
-        return Page(items=[decode(doc[RESOURCE]) for doc in cursor], total=total)
+        items: list[Document] = []
+        if query.limit > 0 and query.offset <= MAX_SKIP:  # beyond it nothing can be there (nor be sent)
+            cursor = (
+                self._col.find(mongo_filter, to_projection(query.fields))
+                .sort(to_sort(query, DEFAULT_SORT))
+                .skip(query.offset)
+                .limit(query.limit)
+                .max_time_ms(self._timeout)
+            )
+            items = [decode(doc[RESOURCE]) for doc in cursor]
+            if len(items) < query.limit and (items or query.offset == 0):
+                return Page(items=items, total=query.offset + len(items))
+        return Page(items=items, total=self._col.count_documents(mongo_filter, maxTimeMS=self._timeout))
 
 
 def _outbox_entry(event: Document) -> dict[str, Any]:

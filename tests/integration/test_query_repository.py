@@ -50,7 +50,23 @@ def ids(repo: MongoQueryRepository, pairs: list[tuple[str, str]], **kw: Any) -> 
 
 def test_indexes_exist(repo: MongoQueryRepository, db: Any) -> None:
     names = set(db["queryProductRecommendation"].index_information())
-    assert {"id_unique", "relatedParty_id", "state", "created_desc", "date_times"} <= names
+    assert {"id_unique", "relatedParty_id_sorted", "state_sorted", "created_desc", "date_times"} <= names
+
+
+def test_indexes_of_earlier_versions_are_replaced(db: Any) -> None:
+    col = db["queryProductRecommendation"]
+    col.create_index([("r.relatedParty.id", 1), ("created", -1)], name="relatedParty_id")
+    MongoQueryRepository(db).ensure_indexes()
+    names = set(col.index_information())
+    assert "relatedParty_id" not in names and "relatedParty_id_sorted" in names
+
+
+def test_a_party_s_list_in_default_order_reads_the_index_without_sorting(seeded: MongoQueryRepository,
+                                                                          db: Any) -> None:
+    col = db["queryProductRecommendation"]
+    plan = col.find({"r.relatedParty.id": "c1"}).sort([("created", -1), ("_id", -1)]).limit(20).explain()
+    winning = str(plan["queryPlanner"]["winningPlan"])
+    assert "relatedParty_id_sorted" in winning and "'stage': 'SORT'" not in winning
 
 
 def test_id_is_unique(repo: MongoQueryRepository) -> None:
@@ -130,10 +146,47 @@ def test_list_queries_carry_a_server_side_time_limit(mongo_uri: str, db_name: st
     client: MongoClient = MongoClient(mongo_uri, event_listeners=[Listener()])  # type: ignore[type-arg]
     repo = MongoQueryRepository(client[db_name], query_timeout_ms=1234)
     repo.add({"id": "z", "name": "a" * 30})
-    repo.list(q([("name.regex", "(a+)+$")]))
+    repo.add({"id": "y", "name": "a" * 31})
+    repo.list(q([("name.regex", "(a+)+$")], limit=1))  # a full page: the total needs a count
     client.close()
-    assert len(seen) == 2
-    assert all(cmd.get("maxTimeMS") == 1234 for cmd in seen)
+    assert [cmd.get("maxTimeMS") for cmd in seen] == [1234, 1234]
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in {"find", "aggregate", "count"}:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+
+@pytest.mark.parametrize(("offset", "limit", "expected_ids", "round_trips"), [
+    (None, 20, ["c", "b", "a"], ["find"]),            # short first page: it is the whole list
+    (1, 20, ["b", "a"], ["find"]),                     # short later page with items: offset + items
+    (None, 2, ["c", "b"], ["find", "aggregate"]),      # full page: more may follow, count them
+    (5, 20, [], ["find", "aggregate"]),                # past the end: the total is unknown, count
+    (None, 0, [], ["aggregate"]),                      # limit 0 asks for the count only
+    (2**70, 20, [], ["aggregate"]),                    # beyond any collection (and BSON's skip)
+])
+def test_the_total_costs_a_count_only_when_the_page_cannot_tell_it(
+        mongo_uri: str, db_name: str, offset: int | None, limit: int, expected_ids: list[str],
+        round_trips: list[str]) -> None:
+    commands = _Commands()
+    client: MongoClient = MongoClient(mongo_uri, event_listeners=[commands])  # type: ignore[type-arg]
+    repo = MongoQueryRepository(client[db_name])
+    for qid in ("a", "b", "c"):
+        repo.add({"id": qid})
+    commands.names.clear()
+    page = repo.list(q([], offset=offset, limit=limit))
+    client.close()
+    assert [d["id"] for d in page.items] == expected_ids
+    assert page.total == 3
+    assert commands.names == round_trips
 
 
 def test_a_query_over_its_time_limit_is_an_invalid_request(mongo_uri: str, db_name: str) -> None:
