@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,79 @@ def serving_pid(url: str, candidates: set[int]) -> int | None:
             return None
         inode = _tcp_inode(int(port), sock.getsockname()[1])
         return next((pid for pid in candidates if inode in _socket_inodes(pid)), None)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """The first truthy value of ``condition()``, polled every 50 ms; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} within {timeout} s")
+
+
+@dataclass
+class Load:
+    """Client threads sending create-then-retrieve pairs without retries; failures are kept, not hidden."""
+
+    url: str
+    clients: int
+    acknowledged: list[str] = field(default_factory=list)
+    ok: int = 0
+    failures: list[tuple[float, str, float]] = field(default_factory=list)  # (when, what, seconds taken)
+    last_ok: float = 0.0
+    ok_times: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def first_ok_after(self, moment: float) -> float:
+        """When the first request answered after ``moment`` succeeded (inf: none did)."""
+        with self._lock:
+            return min((t for t in self.ok_times if t > moment), default=float("inf"))
+
+    def _record(self, started: float, response: httpx.Response | None, error: str | None = None) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if response is not None and response.status_code < 500:
+                self.ok += 1
+                self.last_ok = now
+                self.ok_times.append(now)
+                return True
+            detail = error or f"{response.status_code if response is not None else '?'}"
+            self.failures.append((now, detail, now - started))
+            return False
+
+    def _call(self, send: Callable[[], httpx.Response]) -> httpx.Response | None:
+        started = time.monotonic()
+        try:
+            response = send()
+        except httpx.TransportError as exc:
+            self._record(started, None, f"{type(exc).__name__}: {exc}")
+            return None
+        return response if self._record(started, response) else None
+
+    def _run(self, n: int) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            i = 0
+            while not self._stop.is_set():
+                i += 1
+                created = self._call(lambda: client.post(QPR, json={"name": f"load {n}-{i}"}))  # noqa: B023
+                if created is None:
+                    continue
+                assert created.status_code == 201, created.text
+                with self._lock:
+                    self.acknowledged.append(created.json()["id"])
+                self._call(lambda: client.get(f"{QPR}/{created.json()['id']}"))  # noqa: B023

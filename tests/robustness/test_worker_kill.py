@@ -5,81 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import QPR, connections_of, running, serving_pid, worker_pids
+from harness import QPR, Load, connections_of, running, serving_pid, wait_for, worker_pids
 
 CLIENTS = 4  # client threads, one connection each: at most one request in flight per connection
-
-
-@dataclass
-class Load:
-    """Client threads sending create-then-retrieve pairs without retries; failures are kept, not hidden."""
-
-    url: str
-    clients: int
-    acknowledged: list[str] = field(default_factory=list)
-    ok: int = 0
-    failures: list[tuple[float, str]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> None:
-        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.clients)]
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-
-    def _record(self, response: httpx.Response | None, error: str | None = None) -> bool:
-        with self._lock:
-            if response is not None and response.status_code < 500:
-                self.ok += 1
-                return True
-            detail = error or f"{response.status_code if response is not None else '?'}"
-            self.failures.append((time.monotonic(), detail))
-            return False
-
-    def _call(self, send: Callable[[], httpx.Response]) -> httpx.Response | None:
-        try:
-            response = send()
-        except httpx.TransportError as exc:
-            self._record(None, f"{type(exc).__name__}: {exc}")
-            return None
-        return response if self._record(response) else None
-
-    def _run(self, n: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            i = 0
-            while not self._stop.is_set():
-                i += 1
-                created = self._call(lambda: client.post(QPR, json={"name": f"load {n}-{i}"}))  # noqa: B023
-                if created is None:
-                    continue
-                assert created.status_code == 201, created.text
-                with self._lock:
-                    self.acknowledged.append(created.json()["id"])
-                self._call(lambda: client.get(f"{QPR}/{created.json()['id']}"))  # noqa: B023
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s")
 
 
 def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(
@@ -122,7 +56,7 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(
         "fault": "gunicorn worker SIGKILLed under load (2 workers, 4 client connections)",
         "client_connections_on_killed_worker": held[victim], "requests_ok": load.ok,
         "requests_failed": len(failures_after_kill),
-        "failures": sorted({detail.split(":")[0] for _, detail in failures_after_kill}),
+        "failures": sorted({detail.split(":")[0] for _, detail, _ in failures_after_kill}),
         "acknowledged_creates": len(load.acknowledged), "acknowledged_lost": len(missing),
         "replacement_forked_s": round(replaced_s, 2), "replacement_served_s": round(served_s, 2),
     })
