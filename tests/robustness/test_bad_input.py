@@ -12,7 +12,6 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -332,7 +331,7 @@ def test_path_traversal_in_ids_is_a_404(api: Server, client: httpx.Client, suffi
 
 
 @pytest.mark.parametrize("target", [b"/a\x00b", b"/\xff"], ids=["raw NUL", "raw 0xff"])
-def test_bytes_the_http_parser_refuses(api: Server, target: bytes, tmp_path: Path) -> None:
+def test_bytes_the_http_parser_refuses(api: Server, target: bytes) -> None:
     """A raw NUL or non-ASCII byte in the request line never reaches the application: uvicorn's HTTP
     parser answers 400 (its own plain-text body) and the service carries on."""
     status, _ = raw_get(api.url, QPR.encode() + target)

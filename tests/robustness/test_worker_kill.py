@@ -44,7 +44,8 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(
 
         failures_after_kill = [f for f in load.failures if f[0] >= killed_at]
         assert len(load.failures) == len(failures_after_kill)  # nothing failed before the fault
-        assert len(failures_after_kill) <= CLIENTS, failures_after_kill
+        # at most one failure per client connection the killed worker held (the request in flight on it)
+        assert len(failures_after_kill) <= held[victim] <= CLIENTS, failures_after_kill
         assert victim not in survivors and len(survivors) == 2 and replacement <= survivors
 
         with httpx.Client(base_url=server.url, timeout=30) as client:
