@@ -330,10 +330,11 @@ def test_path_traversal_in_ids_is_a_404(api: Server, client: httpx.Client, suffi
     assert deleted.status_code == 404
 
 
-@pytest.mark.parametrize("target", [b"/a\x00b", b"/\xff"], ids=["raw NUL", "raw 0xff"])
+@pytest.mark.parametrize("target", [b"/a\x00b", b"/\xff", b"?fields=" + b"a," * 500_000],
+                         ids=["raw NUL", "raw 0xff", "1 MB request line"])
 def test_bytes_the_http_parser_refuses(api: Server, target: bytes) -> None:
-    """A raw NUL or non-ASCII byte in the request line never reaches the application: uvicorn's HTTP
-    parser answers 400 (its own plain-text body) and the service carries on."""
+    """A raw NUL or non-ASCII byte in the request line, or a request line of a megabyte, never reaches the
+    application: uvicorn's HTTP parser answers 400 (its own plain-text body) and the service carries on."""
     status, _ = raw_get(api.url, QPR.encode() + target)
     assert status == 400
     assert_healthy(api.url)

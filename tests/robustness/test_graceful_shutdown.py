@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import QPR, Server, running, wait_for
+from harness import BASE, QPR, Server, running, wait_for
+from listener import Listener
 from pymongo import MongoClient
 
 GRACEFUL_S = 20
@@ -86,16 +87,28 @@ def test_requests_in_flight_are_answered(kind: str, tmp_path: Path, mongo_uri: s
 
 def test_worker_tasks_are_finished_or_left_claimable(kind: str, tmp_path: Path, mongo_uri: str, db_name: str,
                                                      mongo_admin: MongoClient,  # type: ignore[type-arg]
+                                                     request: pytest.FixtureRequest,
                                                      record_figures: Callable[[dict[str, Any]], None]) -> None:
     """Asynchronous tasks taking 2.5 s each (``TMF680_TASK_DELAY_MS``) when SIGTERM arrives: the tasks being
     computed are completed before the process exits, the others stay ``accepted`` (never stuck
     ``inProgress``), and a restarted server takes them all to a final state. With no catalogue loaded the
-    computed outcome is ``terminatedWithError``; what is checked is that no task is lost."""
+    computed outcome is ``terminatedWithError``; what is checked is that no task is lost. A subscriber
+    (answering slowly, 0.3 s) gets every task's final state-change event, in flight at SIGTERM or not."""
     tasks = 6
     settings = {"TMF680_WORKERS": "true", "TMF680_POLL_MS": "50", "TMF680_TASK_LEASE_S": "5",
-                "TMF680_GRACEFUL_TIMEOUT": str(GRACEFUL_S)}
+                "TMF680_GRACEFUL_TIMEOUT": str(GRACEFUL_S), "TMF680_CALLBACK_ALLOW": "127.0.0.1"}
+    listener = Listener(delay_s=0.3)
+    request.addfinalizer(listener.close)
+    final_events = ("eventType=QueryProductRecommendationStateChangeEvent"
+                    "&event.queryProductRecommendation.state=done,terminatedWithError")
+
+    def notified() -> list[str]:
+        return [e["event"]["queryProductRecommendation"]["id"] for e in listener.events()]
+
     with running(kind, tmp_path, mongo_uri, db_name, TMF680_TASK_DELAY_MS="2500", **settings) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:
+            subscribed = client.post(f"{BASE}/hub", json={"callback": listener.url(), "query": final_events})
+            assert subscribed.status_code == 201, subscribed.text
             ids = [client.post(QPR, json={"name": f"task {n}"}).json()["id"] for n in range(tasks)]
         held = wait_for(lambda: {i for i, s in states(mongo_admin, db_name).items() if s == "inProgress"}, 10,
                         "a task in progress")
@@ -110,10 +123,13 @@ def test_worker_tasks_are_finished_or_left_claimable(kind: str, tmp_path: Path, 
     started = time.monotonic()
     with running(kind, tmp_path, mongo_uri, db_name, **settings):
         wait_for(lambda: all(s in FINAL for s in states(mongo_admin, db_name).values()), 60, "every task final")
-    recovered_s = time.monotonic() - started
+        recovered_s = time.monotonic() - started
+        wait_for(lambda: set(notified()) == set(ids), 30, "every task's final event delivered")
     assert set(states(mongo_admin, db_name)) == set(ids)
     record_figures({"fault": f"SIGTERM to {kind} while background workers compute tasks",
                     "tasks": tasks, "in_progress_at_sigterm": len(held),
                     "finished_before_exit": sum(after_stop[i] in FINAL for i in ids),
                     "left_accepted": sum(after_stop[i] == "accepted" for i in ids), "tasks_lost": 0,
+                    "final_events_delivered": len(set(notified())), "events_lost": 0,
+                    "events_delivered_twice": len(notified()) - len(set(notified())),
                     "exit_s": round(exit_s, 2), "all_final_after_restart_s": round(recovered_s, 2)})
