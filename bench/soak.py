@@ -10,10 +10,15 @@ GET one created earlier (``--retrieve``) or GET a page of the list (``--list``).
 ``--warmup`` seconds runs first and is not counted: pools, caches and allocator arenas fill there.
 
 Reported (printed, and written as JSON to ``--out``): requests, requests per second, latency p50/p90/p99/
-max (ms) overall and per operation, the count of every status, 5xx, transport errors by exception type,
+max (ms) overall and per operation, the count of every status, 5xx, transport errors by operation and exception type,
 and the resident memory (VmRSS, KiB) of the server's processes after the warm-up and at the end. The
 processes are ``--pid`` (repeatable, e.g. the ``tmf680 serve`` process) and/or the children of ``--master``
 (gunicorn's workers). Requests are never retried: a failure is reported, not hidden.
+
+The client closes a connection idle for ``--keepalive-expiry`` seconds (2), below the server's keep-alive
+timeout (gunicorn ``keepalive``, 5 s): when both sides use the same timeout, a request sent on a connection
+the server is just closing fails with a ReadError (HTTP/1.1's keep-alive race), a client artefact that
+every production client avoids the same way (idle timeout below the server's, or a retry).
 """
 
 from __future__ import annotations
@@ -104,7 +109,7 @@ class Soak:
         except httpx.TransportError as exc:
             if self.counting:
                 self.requests += 1
-                self.transport_errors[type(exc).__name__] += 1
+                self.transport_errors[f"{operation} {type(exc).__name__}"] += 1
             return
         elapsed_ms = (time.perf_counter() - started) * 1000
         if operation == "create" and response.status_code == 201:
@@ -121,8 +126,9 @@ class Soak:
 
 
 async def run(url: str, duration: float, connections: int, warmup: float, weights: dict[str, float],
-              pids: list[int], master: int | None, seed: int = 1) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+              pids: list[int], master: int | None, seed: int = 1, keepalive_expiry: float = 2.0) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                          keepalive_expiry=keepalive_expiry)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         soak = Soak(client, weights, seed)
         started = time.monotonic()
@@ -164,11 +170,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--pid", type=int, action="append", default=[], help="a server process to measure")
     parser.add_argument("--master", type=int, help="a gunicorn master: measure its workers")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keepalive-expiry", type=float, default=2.0,
+                        help="seconds before the client drops an idle connection (below the server's keep-alive)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     weights = {"create": args.create, "retrieve": args.retrieve, "list": args.list}
     result = asyncio.run(run(args.url, args.duration, args.connections, args.warmup, weights, args.pid,
-                             args.master, args.seed))
+                             args.master, args.seed, args.keepalive_expiry))
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
