@@ -15,8 +15,8 @@ def _is_json(content_type: str) -> bool:
 
 
 class BodyGuard:
-    """Reject bodies over ``max_bytes`` (413), JSON bodies that are not UTF-8 (400) and paths with
-    a line feed (404).
+    """Reject bodies over ``max_bytes`` (413), bodies without a Content-Type (415), JSON bodies that
+    are not UTF-8 (400) and paths with a line feed (404).
 
     Connexion would otherwise read any size into memory and answer undecodable bytes with a 500
     (connexion issue 1860). The body is read once here and replayed to the next app.
@@ -52,6 +52,9 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and not headers.get("content-type", "").strip():
+            # Connexion would validate it as JSON but hand the handler raw bytes (a 500)
+            raise RequestRejected(415, "a request body needs a Content-Type: application/json")
         if body and _is_json(headers.get("content-type", "")):
             try:
                 body.decode("utf-8")

@@ -2,16 +2,24 @@
 
 A subscription query uses the list-filter syntax (``eventType=X&event.queryProductRecommendation.state=done``,
 comma OR, ``.gt``/``.ne``/... operators) evaluated on the event document itself.
+
+Regular expressions come from subscribers and the values they meet from anyone who creates a query, and
+the relay evaluates them in-process: they run under the ``regex`` module with a time limit (the stdlib
+``re`` has none, and ``^(a|a)*$`` against 64 ``a`` and a ``!`` would hold the relay for ages). A pattern
+that runs out of time counts as not matching, as MongoDB's regex engine does at its match limit.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
+
+import regex
 
 from services.dates import parse_date_time
 from services.list_query import Filter, parse_filters
@@ -20,6 +28,8 @@ CREATE_EVENT = "QueryProductRecommendationCreateEvent"
 STATE_CHANGE_EVENT = "QueryProductRecommendationStateChangeEvent"
 DOMAIN = "recommendationManagement"
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+REGEX_TIMEOUT_S = 0.05  # per value searched; a legitimate pattern scans a 1 MiB value in a few ms
+log = logging.getLogger(__name__)
 
 
 def iso(moment: datetime) -> str:
@@ -95,8 +105,7 @@ def _matches_filter(document: dict[str, Any], flt: Filter) -> bool:
     if flt.op == "ne":
         return not any(_equal(v, text) for v in values for text in flt.values)
     if flt.op == "regex":
-        pattern = re.compile(flt.values[0])
-        return any(isinstance(v, str) and pattern.search(v) for v in values)
+        return _regex_search(flt.values[0], values)
     compare = _ORDER[flt.op]
     for value in values:
         for text in flt.values:
@@ -104,6 +113,15 @@ def _matches_filter(document: dict[str, Any], flt: Filter) -> bool:
             if pair is not None and compare(*pair):
                 return True
     return False
+
+
+def _regex_search(pattern: str, values: list[Any]) -> bool:
+    try:
+        compiled = regex.compile(pattern)
+        return any(isinstance(v, str) and compiled.search(v, timeout=REGEX_TIMEOUT_S) for v in values)
+    except (TimeoutError, regex.error) as exc:  # never an exception in the relay: it would retry forever
+        log.warning("subscription regex %r counted as not matching: %s", pattern, exc)
+        return False
 
 
 def compile_query(query: str | None) -> tuple[Filter, ...]:

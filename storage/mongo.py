@@ -12,11 +12,14 @@ from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
     NetworkTimeout,
+    OperationFailure,
     ServerSelectionTimeoutError,
     WTimeoutError,
 )
 
 from services.errors import InvalidRequest, StoreUnavailable
+
+_OVERFLOW = 15  # MongoDB's error code for a document nested deeper than it stores (about 180 levels)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,5 +55,12 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise InvalidRequest("the query took too long; narrow the filter or the regular expression") from exc
         except (ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout, ConnectionFailure, WTimeoutError) as exc:
             raise StoreUnavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+        except OperationFailure as exc:
+            # a body nested deeper than MongoDB stores is the client's mistake, not a 500
+            if exc.code == _OVERFLOW and "nested" in str(exc):
+                raise InvalidRequest("the request body is nested too deeply") from exc
+            raise
+        except UnicodeEncodeError as exc:  # JSON can escape a lone surrogate ("\\ud800"); BSON strings cannot
+            raise InvalidRequest("the request holds a lone UTF-16 surrogate, which is not a Unicode character") from exc
 
     return wrapper

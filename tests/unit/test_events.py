@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,16 @@ def test_subscription_queries(query: str | None, expected: bool) -> None:
     e = event(relatedParty={"id": "c1"}, recommendationItem=[{"priority": 1}, {"priority": 2}],
               instantSyncRecommendation=True, name="summer offers")
     assert matches(compile_query(query), e) is expected
+
+
+def test_a_catastrophic_subscription_regex_is_cut_short_and_does_not_match() -> None:
+    """``^(a|a)*$`` against 64 ``a`` and a ``!`` backtracks 2^64 times under ``re``; the relay gives up on it
+    after its time limit and counts it as not matching (the bound here proves "no hang", not speed)."""
+    started = time.monotonic()
+    assert not matches(compile_query("event.queryProductRecommendation.name.regex=^(a|a)*$"),
+                       event(name="a" * 64 + "!"))
+    assert time.monotonic() - started < 5
+    assert matches(compile_query("event.queryProductRecommendation.name.regex=^(a|a)*!$"), event(name="a" * 8 + "!"))
 
 
 def test_an_unusable_query_is_refused() -> None:

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from harness import terminate, wait_for_port
 from pymongo import MongoClient
-from servers import terminate, wait_for_port
 
 from app.embedded_mongo import free_port
 
