@@ -18,6 +18,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 
 from app import errors
+from app.auth import install_auth
 from app.container import Container, build_container
 from app.docs_page import install_docs
 from app.health import install_health
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         _serve_document(app, document, mount)
     install_health(app)
     install_docs(app, settings.mount_paths)
+    install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     install_observability(app, container, settings)

@@ -27,6 +27,7 @@ from storage.mongo import translate_errors
 COLLECTION = "queryProductRecommendation"
 DEFAULT_SORT = [("created", DESCENDING), ("_id", DESCENDING)]
 FIFO = [("created", ASCENDING), ("_id", ASCENDING)]  # oldest first; _id breaks equal timestamps
+OWNER = "owner"  # the creating party (per-party restriction): beside the resource, never in it
 
 
 class MongoQueryRepository:
@@ -47,12 +48,17 @@ class MongoQueryRepository:
             IndexModel([(f"{RESOURCE}.state", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
                        name="task_queue"),
             IndexModel([("outbox.eventId", ASCENDING)], name="outbox", sparse=True),
+            IndexModel([(OWNER, ASCENDING), ("created", DESCENDING), ("_id", DESCENDING)], name="owner_created",
+                       partialFilterExpression={OWNER: {"$exists": True}}),
         ])
 
     @translate_errors
-    def add(self, resource: Document, events: list[Document] | None = None) -> None:
-        self._col.insert_one({RESOURCE: encode(resource), "dt": date_shadow(resource),
-                              "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]})
+    def add(self, resource: Document, events: list[Document] | None = None, owner: str | None = None) -> None:
+        doc = {RESOURCE: encode(resource), "dt": date_shadow(resource),
+               "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]}
+        if owner is not None:
+            doc[OWNER] = owner
+        self._col.insert_one(doc)
 
     @translate_errors
     def claim(self, owner: str, lease_s: float, now: datetime, event: Document) -> Document | None:
@@ -119,13 +125,14 @@ class MongoQueryRepository:
         return {str(row["_id"]): int(row["n"]) for row in self._col.aggregate(pipeline)}
 
     @translate_errors
-    def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None:
-        found = self._col.find_one({f"{RESOURCE}.id": resource_id}, to_projection(fields))
+    def get(self, resource_id: str, fields: tuple[str, ...] | None = None,
+            owner: str | None = None) -> Document | None:
+        found = self._col.find_one(_owned({f"{RESOURCE}.id": resource_id}, owner), to_projection(fields))
         return decode(found[RESOURCE]) if found else None
 
     @translate_errors
-    def list(self, query: ListQuery) -> Page:
-        mongo_filter = to_mongo_filter(query)
+    def list(self, query: ListQuery, owner: str | None = None) -> Page:
+        mongo_filter = _owned(to_mongo_filter(query), owner)
         total = self._col.count_documents(mongo_filter, maxTimeMS=self._timeout)
         if query.limit == 0 or query.offset >= total:
             return Page(items=[], total=total)
@@ -137,6 +144,12 @@ class MongoQueryRepository:
             .max_time_ms(self._timeout)
         )
         return Page(items=[decode(doc[RESOURCE]) for doc in cursor], total=total)
+
+
+def _owned(mongo_filter: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    """``mongo_filter`` limited to ``owner``'s documents (client filters only reach ``r.*`` and
+    ``dt``, so they can neither read nor override the top-level owner)."""
+    return mongo_filter if owner is None else {**mongo_filter, OWNER: owner}
 
 
 def _outbox_entry(event: Document) -> dict[str, Any]:
