@@ -334,7 +334,7 @@ def build_verifier(settings: Settings) -> TokenVerifier:
     source = settings.auth_jwks
     keys: SigningKeys = (UrlKeys(source, settings.auth_jwks_cache_s) if "://" in source
                          else FileKeys(load_jwk_set(Path(source))))
-    required = (settings.auth_party_claim,) if settings.auth_restrict_to_party else ()
+    required = (settings.auth_party_claim,) if settings.restrict_to_party else ()
     return TokenVerifier(keys, settings.auth_issuer, settings.auth_audience, settings.auth_algorithms,
                          settings.auth_leeway_s, required)
 
@@ -348,7 +348,7 @@ def install_auth(app: Any, settings: Settings) -> None:
         return
     policy = AccessPolicy.for_mounts(
         settings.mount_paths, settings.auth_read_scope, settings.auth_write_scope,
-        settings.auth_party_claim if settings.auth_restrict_to_party else None,
+        settings.auth_party_claim if settings.restrict_to_party else None,
     )
     app.add_middleware(BearerAuth, position=MiddlewarePosition.BEFORE_SWAGGER,
                        verifier=build_verifier(settings), policy=policy)

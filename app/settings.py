@@ -79,7 +79,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_AUTH_WRITE_SCOPE", "", "Scope POST and DELETE operations need; empty: none"),
     EnvVar("TMF680_AUTH_PARTY_CLAIM", "sub", "Claim naming the calling party (channel) for the per-party restriction"),
     EnvVar("TMF680_AUTH_RESTRICT_TO_PARTY", "false",
-           "A party sees (and unregisters) only the queries and hub subscriptions it created"),
+           "With TMF680_AUTH=jwt: a party sees only the queries it created, and unregisters and gets events "
+           "only through its own hub subscriptions"),
 )
 
 AUTH_MODES = ("off", "jwt")
@@ -300,6 +301,11 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def restrict_to_party(self) -> bool:
+        """Per-party restriction in force: it needs authenticated parties, so only with auth on."""
+        return self.auth == "jwt" and self.auth_restrict_to_party
 
     @property
     def mount_paths(self) -> tuple[str, ...]:

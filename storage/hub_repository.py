@@ -45,4 +45,6 @@ class MongoHubRepository:
 
     @translate_errors
     def all(self) -> list[Document]:
-        return list(self._col.find({}, _HIDDEN).sort("created", ASCENDING))
+        """Every subscription, oldest first, with its ``owner`` when it has one (for the relay's
+        per-party matching; API answers never come from here)."""
+        return list(self._col.find({}, {"_id": 0, "created": 0}).sort("created", ASCENDING))

@@ -110,6 +110,12 @@ class MongoQueryRepository:
         return [(doc["_id"], [_event_of(entry) for entry in doc["outbox"]]) for doc in cursor]
 
     @translate_errors
+    def owners(self, keys: list[Any]) -> dict[Any, str]:
+        """The owner of each of these documents (``outbox`` keys) that has one."""
+        found = self._col.find({"_id": {"$in": keys}, OWNER: {"$exists": True}}, {OWNER: 1})
+        return {doc["_id"]: doc[OWNER] for doc in found}
+
+    @translate_errors
     def ack_outbox(self, key: Any, event_id: str) -> None:
         self._col.update_one({"_id": key}, {"$pull": {"outbox": {"eventId": event_id}}})
 

@@ -186,6 +186,21 @@ def test_only_the_creator_unregisters_a_subscription(restricted: Any, issuer: Is
     assert restricted.delete(f"{BASE}/hub/{hub_id}", headers=shop).status_code == 204
 
 
+def test_events_go_only_to_the_subscriptions_of_the_querys_party(restricted: Any, issuer: Issuer) -> None:
+    shop, centre = issuer.bearer(azp="web-shop"), issuer.bearer(azp="call-centre")
+    subscriptions = {}
+    for name, headers in (("shop", shop), ("centre", centre)):
+        response = restricted.post(f"{BASE}/hub", json={"callback": f"http://127.0.0.1:9/{name}"}, headers=headers)
+        subscriptions[response.json()["id"]] = name
+    created = {restricted.post(QPR, json={"name": name}, headers=headers).json()["id"]: name
+               for name, headers in (("shop", shop), ("centre", centre))}
+    container = restricted.app.app.extensions["tmf680"]
+    assert container.relay.run_once() == 2
+    sent = [(subscriptions[d["subscription"]], created[container.notifications.event(d["eventId"])["correlationId"]])
+            for d in container.notifications.deliveries()]
+    assert sorted(sent) == [("centre", "centre"), ("shop", "shop")]
+
+
 def test_token_without_the_party_claim_is_refused(restricted: Any, issuer: Issuer) -> None:
     response = restricted.get(QPR, headers=issuer.bearer(azp=None))
     assert tmf_error(response, 401)["message"] == "the token has no azp claim"

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from test_query_repository import q
 
+from services.events import CREATE_EVENT, event_factory
+from services.notifications import Relay
 from storage.hub_repository import MongoHubRepository
+from storage.notification_repository import MongoNotificationRepository
 from storage.query_repository import COLLECTION, MongoQueryRepository
 
 
@@ -56,6 +59,32 @@ def test_hub_delete_by_owner_and_owner_never_returned(db: Any) -> None:
     hub.ensure_indexes()
     hub.add({"id": "s1", "callback": "https://x.example.com/cb"}, owner="party-a")
     assert hub.get("s1") == {"id": "s1", "callback": "https://x.example.com/cb"}
-    assert hub.all() == [{"id": "s1", "callback": "https://x.example.com/cb"}]
+    assert hub.all() == [{"id": "s1", "callback": "https://x.example.com/cb", "owner": "party-a"}]  # relay only
     assert hub.delete("s1", owner="party-b") is False
     assert hub.delete("s1", owner="party-a") is True
+
+
+@pytest.mark.parametrize("per_party", [True, False])
+def test_relay_gives_each_party_the_events_of_its_own_queries(db: Any, per_party: bool) -> None:
+    queries = MongoQueryRepository(db)
+    hub = MongoHubRepository(db)
+    notifications = MongoNotificationRepository(db)
+    for repo in (queries, hub, notifications):
+        repo.ensure_indexes()
+    hub.add({"id": "sub-a", "callback": "https://a.example.com/cb"}, owner="party-a")
+    hub.add({"id": "sub-b", "callback": "https://b.example.com/cb"}, owner="party-b")
+    hub.add({"id": "sub-anon", "callback": "https://c.example.com/cb"})
+    events = event_factory()
+    for qid, owner in [("qa", "party-a"), ("qb", "party-b"), ("q-anon", None)]:
+        resource = {"id": qid, "href": f"/{qid}", "state": "accepted"}
+        queries.add(resource, [events(CREATE_EVENT, resource)], **({"owner": owner} if owner else {}))
+
+    assert Relay(queries, hub, notifications, per_party=per_party).run_once() == 3
+    sent = {(d["subscription"], notifications.event(d["eventId"])["correlationId"])  # type: ignore[index]
+            for d in notifications.deliveries()}
+    for delivery in notifications.deliveries():
+        assert "party-" not in str(notifications.event(delivery["eventId"]))  # the owner stays internal
+    if per_party:
+        assert sent == {("sub-a", "qa"), ("sub-b", "qb")}
+    else:
+        assert len(sent) == 9  # every subscription, every event: unchanged with the restriction off

@@ -72,3 +72,9 @@ def test_jwks_file_without_a_usable_key_stops_the_start(tmp_path: Path) -> None:
     path.write_text('{"keys": []}')
     with pytest.raises(SettingsError, match="no usable signing key"):
         Settings.from_env(jwt_env(str(path)))
+
+
+def test_party_restriction_needs_auth(jwks_file: str) -> None:
+    assert not Settings.from_env({"TMF680_AUTH_RESTRICT_TO_PARTY": "true"}).restrict_to_party
+    assert Settings.from_env(jwt_env(jwks_file, TMF680_AUTH_RESTRICT_TO_PARTY="true")).restrict_to_party
+    assert not Settings.from_env(jwt_env(jwks_file)).restrict_to_party
