@@ -109,7 +109,7 @@ def build_container(settings: Settings) -> Container:
         notifications=notifications,
         tasks=TaskRunner(query_repo, recommendations, events, owner, lease_s=settings.task_lease_s,
                          delay_s=settings.task_delay_ms / 1000),
-        relay=Relay(query_repo, hub_repo, notifications),
+        relay=Relay(query_repo, hub_repo, notifications, per_party=settings.restrict_to_party),
         dispatcher=Dispatcher(notifications, hub_repo, sender, owner, retry_for_s=settings.delivery_retry_s,
                               lease_s=settings.delivery_timeout_s * 3 + 5),
         sender=sender,

@@ -47,12 +47,14 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
 
 
 class RequestRejected(Exception):
-    """Raised by the edge middleware before a request reaches Connexion (size, encoding)."""
+    """Raised by the edge middleware before a request reaches Connexion (size, encoding,
+    authentication). ``headers`` (``WWW-Authenticate``) go out with the TMF Error."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def error_body(status: int, message: str, reason: str | None = None) -> dict[str, str]:

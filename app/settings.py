@@ -63,7 +63,31 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_CALLBACK_ALLOW", "",
            "Comma-separated hosts, IPs or CIDRs callbacks may use although they are loopback/private/link-local"),
     EnvVar("TMF680_TASK_DELAY_MS", "0", "Testing knob: extra time a worker spends on each asynchronous task"),
+    EnvVar("TMF680_AUTH", "off",
+           "`off` or `jwt`: every API operation then needs an OAuth2 bearer JWT (see Authentication)"),
+    EnvVar("TMF680_AUTH_JWKS", "",
+           "The issuer's signing keys: a JWKS file read at start-up, or an https URL (http only on loopback)"),
+    EnvVar("TMF680_AUTH_ISSUER", "", "Required `iss` of tokens"),
+    EnvVar("TMF680_AUTH_AUDIENCE", "", "Accepted `aud` values of tokens (comma-separated: any of them)"),
+    EnvVar("TMF680_AUTH_ALGORITHMS", "RS256,ES256",
+           "Accepted signature algorithms (RS*, PS*, ES*, EdDSA; never none or HS*)"),
+    EnvVar("TMF680_AUTH_LEEWAY_S", "30", "Clock skew allowed on `exp`, `nbf` and `iat`, in seconds"),
+    EnvVar("TMF680_AUTH_JWKS_CACHE_S", "300",
+           "How long a fetched JWKS URL is cached; an unknown `kid` refetches it at most every "
+           "min(this, 30) seconds"),
+    EnvVar("TMF680_AUTH_READ_SCOPE", "", "Scope (`scope`/`scp` claim) GET operations need; empty: none"),
+    EnvVar("TMF680_AUTH_WRITE_SCOPE", "", "Scope POST and DELETE operations need; empty: none"),
+    EnvVar("TMF680_AUTH_PARTY_CLAIM", "sub", "Claim naming the calling party (channel) for the per-party restriction"),
+    EnvVar("TMF680_AUTH_RESTRICT_TO_PARTY", "false",
+           "With TMF680_AUTH=jwt: a party sees only the queries it created, and unregisters and gets events "
+           "only through its own hub subscriptions"),
 )
+
+AUTH_MODES = ("off", "jwt")
+# Asymmetric algorithms only: a JWKS holds public keys, and "none" or HMAC with a public key as the
+# secret would let anyone mint tokens.
+AUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def _int(env: Mapping[str, str], name: str, default: str, minimum: int) -> int:
@@ -114,6 +138,67 @@ def _callback_allow(raw: str) -> str:
     return raw.strip()
 
 
+def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, default).split(",") if part.strip())
+
+
+def _jwks(raw: str) -> str:
+    """A JWKS URL (https; http only for a loopback host) or a readable JWKS file with a usable key."""
+    from urllib.parse import urlsplit
+
+    value = raw.strip()
+    if not value:
+        raise SettingsError("TMF680_AUTH=jwt needs TMF680_AUTH_JWKS (a JWKS file or https URL)")
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+            return value
+        raise SettingsError(f"TMF680_AUTH_JWKS must be an https URL (http only on loopback) or a file, got {value!r}")
+    from app.auth import load_jwk_set
+
+    load_jwk_set(Path(value))  # a missing, unreadable or key-less file stops the start
+    return value
+
+
+def _auth(env: Mapping[str, str]) -> dict[str, object]:
+    """The ``auth_*`` fields. With ``TMF680_AUTH=jwt`` the issuer, audience and keys are required:
+    a server that would accept tokens from anyone must not start."""
+    mode = env.get("TMF680_AUTH", "off").strip().lower() or "off"
+    if mode not in AUTH_MODES:
+        raise SettingsError(f"TMF680_AUTH must be off or jwt, got {mode!r}")
+    algorithms = _csv(env, "TMF680_AUTH_ALGORITHMS", "RS256,ES256")
+    refused = [a for a in algorithms if a not in AUTH_ALGORITHMS]
+    if refused or not algorithms:
+        raise SettingsError(f"TMF680_AUTH_ALGORITHMS: {', '.join(refused) or 'empty'} not accepted; "
+                            f"choose from {', '.join(AUTH_ALGORITHMS)} (none and HS* are refused)")
+    party_claim = env.get("TMF680_AUTH_PARTY_CLAIM", "sub").strip() or "sub"
+    fields: dict[str, object] = {
+        "auth": mode,
+        "auth_jwks": env.get("TMF680_AUTH_JWKS", "").strip(),
+        "auth_issuer": env.get("TMF680_AUTH_ISSUER", "").strip(),
+        "auth_audience": _csv(env, "TMF680_AUTH_AUDIENCE", ""),
+        "auth_algorithms": algorithms,
+        "auth_leeway_s": _int(env, "TMF680_AUTH_LEEWAY_S", "30", 0),
+        "auth_jwks_cache_s": _int(env, "TMF680_AUTH_JWKS_CACHE_S", "300", 1),
+        "auth_read_scope": env.get("TMF680_AUTH_READ_SCOPE", "").strip(),
+        "auth_write_scope": env.get("TMF680_AUTH_WRITE_SCOPE", "").strip(),
+        "auth_party_claim": party_claim,
+        "auth_restrict_to_party": _bool(env, "TMF680_AUTH_RESTRICT_TO_PARTY", "false"),
+    }
+    if mode == "jwt":
+        if not fields["auth_issuer"]:
+            raise SettingsError("TMF680_AUTH=jwt needs TMF680_AUTH_ISSUER (the tokens' iss)")
+        if not fields["auth_audience"]:
+            raise SettingsError("TMF680_AUTH=jwt needs TMF680_AUTH_AUDIENCE (this API's aud)")
+        fields["auth_jwks"] = _jwks(str(fields["auth_jwks"]))
+    for name in ("TMF680_AUTH_READ_SCOPE", "TMF680_AUTH_WRITE_SCOPE", "TMF680_AUTH_PARTY_CLAIM"):
+        if " " in env.get(name, "").strip():
+            raise SettingsError(f"{name} must be one name without spaces")
+    return fields
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str = ""
@@ -141,6 +226,17 @@ class Settings:
     delivery_retry_s: int = 3600
     callback_allow: str = ""
     task_delay_ms: int = 0
+    auth: str = "off"
+    auth_jwks: str = ""
+    auth_issuer: str = ""
+    auth_audience: tuple[str, ...] = ()
+    auth_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    auth_leeway_s: int = 30
+    auth_jwks_cache_s: int = 300
+    auth_read_scope: str = ""
+    auth_write_scope: str = ""
+    auth_party_claim: str = "sub"
+    auth_restrict_to_party: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -192,6 +288,7 @@ class Settings:
             delivery_retry_s=_int(env, "TMF680_DELIVERY_RETRY_S", "3600", 0),
             callback_allow=_callback_allow(env.get("TMF680_CALLBACK_ALLOW", "")),
             task_delay_ms=_int(env, "TMF680_TASK_DELAY_MS", "0", 0),
+            **_auth(env),  # type: ignore[arg-type]
         )
 
     @classmethod
@@ -204,6 +301,11 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def restrict_to_party(self) -> bool:
+        """Per-party restriction in force: it needs authenticated parties, so only with auth on."""
+        return self.auth == "jwt" and self.auth_restrict_to_party
 
     @property
     def mount_paths(self) -> tuple[str, ...]:

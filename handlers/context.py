@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 import flask
+from connexion.context import scope
 
 if TYPE_CHECKING:
     from app.container import Container
 
 EXTENSION = "tmf680"
+PARTY_SCOPE_KEY = "tmf680.party"  # app.auth puts the party here
 
 
 def services() -> Container:
     return cast("Container", flask.current_app.extensions[EXTENSION])
+
+
+def party() -> str | None:
+    """The authenticated caller's party id when ``TMF680_AUTH_RESTRICT_TO_PARTY`` is on (set by
+    ``app.auth``), else None: the owner the services keep each party's resources under."""
+    value = scope.get(PARTY_SCOPE_KEY)
+    return value if isinstance(value, str) else None
 
 
 def collection_url() -> str:

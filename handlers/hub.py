@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.context import collection_url, services
+from handlers.context import collection_url, party, services
 from handlers.responses import JsonResponse
 
 
 def register(data: dict[str, Any]) -> JsonResponse:
-    subscription = services().hub.register(data)
+    subscription = services().hub.register(data, owner=party())
     return subscription, 201, {"Location": f"{collection_url()}/{subscription['id']}"}
 
 
 def unregister(id: str) -> JsonResponse:  # noqa: A002 - spec name
-    services().hub.unregister(id)
+    services().hub.unregister(id, owner=party())
     return None, 204, {}

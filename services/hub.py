@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services.errors import InvalidRequest, NotFound
 from services.events import compile_query
-from services.ports import Document, HubRepository
+from services.ports import Document, HubRepository, owned_by
 
 MAX_CALLBACK_LENGTH = 2048
 MAX_QUERY_LENGTH = 2048
@@ -59,7 +59,7 @@ class HubService:
         self._policy = policy
         self._deliveries = deliveries
 
-    def register(self, payload: dict[str, Any]) -> Document:
+    def register(self, payload: dict[str, Any], owner: str | None = None) -> Document:
         try:
             data = SubscriptionInput().load(payload)
         except ValidationError as exc:
@@ -71,11 +71,13 @@ class HubService:
         subscription: Document = {"id": self._new_id(), "callback": data["callback"]}
         if data["query"] is not None:
             subscription["query"] = data["query"]
-        self._repo.add(subscription)
+        self._repo.add(subscription, **owned_by(owner))
         return subscription
 
-    def unregister(self, subscription_id: str) -> None:
-        if not self._repo.delete(subscription_id):
+    def unregister(self, subscription_id: str, owner: str | None = None) -> None:
+        """Remove a subscription; with an ``owner``, only one that party registered (another's is
+        NotFound, as an unknown id)."""
+        if not self._repo.delete(subscription_id, **owned_by(owner)):
             raise NotFound(f"no hub subscription with id {subscription_id!r}")
         if self._deliveries is not None:
             self._deliveries.cancel(subscription_id)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 class Outbox(Protocol):
     def outbox(self, limit: int = 100) -> list[tuple[Any, list[Document]]]: ...
 
+    def owners(self, keys: list[Any]) -> dict[Any, str]: ...
+
     def ack_outbox(self, key: Any, event_id: str) -> None: ...
 
 
@@ -75,12 +77,17 @@ def _now() -> datetime:
 
 
 class Relay:
+    """``per_party``: a subscription gets only the events of queries its own party created (both
+    carry an ``owner``; events of ownerless queries go to no one), as the API shows each party only
+    its own queries."""
+
     def __init__(self, outbox: Outbox, subscriptions: Subscriptions, store: NotificationStore,
-                 clock: Clock = _now) -> None:
+                 clock: Clock = _now, per_party: bool = False) -> None:
         self._outbox = outbox
         self._subscriptions = subscriptions
         self._store = store
         self._clock = clock
+        self._per_party = per_party
 
     def run_once(self) -> int:
         """Relay every pending event; returns how many."""
@@ -88,11 +95,16 @@ class Relay:
         if not pending:
             return 0
         subscriptions = [(s, compile_query(s.get("query"))) for s in self._subscriptions.all()]
+        owners = self._outbox.owners([key for key, _ in pending]) if self._per_party else {}
         relayed = 0
         for key, events in pending:
+            audience = subscriptions
+            if self._per_party:
+                owner = owners.get(key)
+                audience = [(s, f) for s, f in subscriptions if owner is not None and s.get("owner") == owner]
             for event in events:
                 seq = self._store.store_event(event)
-                for subscription, filters in subscriptions:
+                for subscription, filters in audience:
                     if matches(filters, event):
                         self._store.add_delivery(subscription, event["eventId"], seq, self._clock())
                 self._outbox.ack_outbox(key, event["eventId"])

@@ -9,7 +9,7 @@ from typing import Any
 from services.errors import NotFound
 from services.events import CREATE_EVENT, EventFactory, event_factory
 from services.list_query import ListQuery
-from services.ports import Document, Page, QueryRepository, TaskProcessor
+from services.ports import Document, Page, QueryRepository, TaskProcessor, owned_by
 
 RESOURCE_TYPE = "QueryProductRecommendation"
 SERVER_OWNED = ("id", "href")
@@ -35,11 +35,12 @@ class QueryService:
         self._new_id = new_id
         self._events = events or event_factory()
 
-    def create(self, payload: dict[str, Any], collection_url: str) -> Document:
+    def create(self, payload: dict[str, Any], collection_url: str, owner: str | None = None) -> Document:
         """Store a new query. ``collection_url`` is the URL its ``href`` is built under.
 
         Every attribute the client sent is kept, except ``id``/``href`` (server-made) and
         ``state``, which belongs to the task lifecycle and always starts at ``accepted``.
+        ``owner`` (the caller's party under the per-party restriction) is stored beside it.
         """
         resource_id = self._new_id()
         resource: Document = {k: v for k, v in payload.items() if k not in SERVER_OWNED}
@@ -51,14 +52,18 @@ class QueryService:
         }
         resource.setdefault("@type", RESOURCE_TYPE)
         resource = self._processor.on_create(resource)
-        self._repo.add(resource, [self._events(CREATE_EVENT, resource)])
+        self._repo.add(resource, [self._events(CREATE_EVENT, resource)], **owned_by(owner))
         return resource
 
-    def retrieve(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document:
-        found = self._repo.get(resource_id, fields)
+    def retrieve(self, resource_id: str, fields: tuple[str, ...] | None = None,
+                 owner: str | None = None) -> Document:
+        """The query; with an ``owner``, another party's query is NotFound too (its existence is
+        not revealed)."""
+        found = self._repo.get(resource_id, fields, **owned_by(owner))
         if found is None:
             raise NotFound(f"no queryProductRecommendation with id {resource_id!r}")
         return found
 
-    def list(self, query: ListQuery) -> Page:
-        return self._repo.list(query)
+    def list(self, query: ListQuery, owner: str | None = None) -> Page:
+        """A page of the matching queries (only ``owner``'s, when given; the total counts only those)."""
+        return self._repo.list(query, **owned_by(owner))

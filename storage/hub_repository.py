@@ -12,6 +12,8 @@ from services.ports import Document
 from storage.mongo import translate_errors
 
 COLLECTION = "hub"
+OWNER = "owner"  # the registering party (per-party restriction); never returned
+_HIDDEN = {"_id": 0, "created": 0, OWNER: 0}
 
 
 class MongoHubRepository:
@@ -23,16 +25,19 @@ class MongoHubRepository:
         self._col.create_indexes([IndexModel([("id", ASCENDING)], unique=True, name="id_unique")])
 
     @translate_errors
-    def add(self, subscription: Document) -> None:
-        self._col.insert_one({**subscription, "created": datetime.now(UTC)})
+    def add(self, subscription: Document, owner: str | None = None) -> None:
+        extra = {} if owner is None else {OWNER: owner}
+        self._col.insert_one({**subscription, "created": datetime.now(UTC), **extra})
 
     @translate_errors
-    def delete(self, subscription_id: str) -> bool:
-        return self._col.delete_one({"id": subscription_id}).deleted_count == 1
+    def delete(self, subscription_id: str, owner: str | None = None) -> bool:
+        """Remove one subscription (only ``owner``'s, when given)."""
+        found = {"id": subscription_id} if owner is None else {"id": subscription_id, OWNER: owner}
+        return self._col.delete_one(found).deleted_count == 1
 
     @translate_errors
     def get(self, subscription_id: str) -> Document | None:
-        return self._col.find_one({"id": subscription_id}, {"_id": 0, "created": 0})
+        return self._col.find_one({"id": subscription_id}, _HIDDEN)
 
     @translate_errors
     def count(self) -> int:
@@ -40,4 +45,6 @@ class MongoHubRepository:
 
     @translate_errors
     def all(self) -> list[Document]:
+        """Every subscription, oldest first, with its ``owner`` when it has one (for the relay's
+        per-party matching; API answers never come from here)."""
         return list(self._col.find({}, {"_id": 0, "created": 0}).sort("created", ASCENDING))

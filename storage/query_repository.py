@@ -29,6 +29,7 @@ DEFAULT_SORT = [("created", DESCENDING), ("_id", DESCENDING)]
 FIFO = [("created", ASCENDING), ("_id", ASCENDING)]  # oldest first; _id breaks equal timestamps
 MAX_SKIP = 2**63 - 1  # BSON integers have 64 bits
 REPLACED_INDEXES = frozenset({"relatedParty_id", "state"})  # earlier versions' (without _id in the order)
+OWNER = "owner"  # the creating party (per-party restriction): beside the resource, never in it
 
 
 class MongoQueryRepository:
@@ -52,12 +53,17 @@ class MongoQueryRepository:
             IndexModel([(f"{RESOURCE}.state", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
                        name="task_queue"),
             IndexModel([("outbox.eventId", ASCENDING)], name="outbox", sparse=True),
+            IndexModel([(OWNER, ASCENDING), ("created", DESCENDING), ("_id", DESCENDING)], name="owner_created",
+                       partialFilterExpression={OWNER: {"$exists": True}}),
         ])
 
     @translate_errors
-    def add(self, resource: Document, events: list[Document] | None = None) -> None:
-        self._col.insert_one({RESOURCE: encode(resource), "dt": date_shadow(resource),
-                              "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]})
+    def add(self, resource: Document, events: list[Document] | None = None, owner: str | None = None) -> None:
+        doc = {RESOURCE: encode(resource), "dt": date_shadow(resource),
+               "created": datetime.now(UTC), "outbox": [_outbox_entry(e) for e in events or []]}
+        if owner is not None:
+            doc[OWNER] = owner
+        self._col.insert_one(doc)
 
     @translate_errors
     def claim(self, owner: str, lease_s: float, now: datetime, event: Document) -> Document | None:
@@ -109,6 +115,12 @@ class MongoQueryRepository:
         return [(doc["_id"], [_event_of(entry) for entry in doc["outbox"]]) for doc in cursor]
 
     @translate_errors
+    def owners(self, keys: list[Any]) -> dict[Any, str]:
+        """The owner of each of these documents (``outbox`` keys) that has one."""
+        found = self._col.find({"_id": {"$in": keys}, OWNER: {"$exists": True}}, {OWNER: 1})
+        return {doc["_id"]: doc[OWNER] for doc in found}
+
+    @translate_errors
     def ack_outbox(self, key: Any, event_id: str) -> None:
         self._col.update_one({"_id": key}, {"$pull": {"outbox": {"eventId": event_id}}})
 
@@ -124,15 +136,17 @@ class MongoQueryRepository:
         return {str(row["_id"]): int(row["n"]) for row in self._col.aggregate(pipeline)}
 
     @translate_errors
-    def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None:
-        found = self._col.find_one({f"{RESOURCE}.id": resource_id}, to_projection(fields))
+    def get(self, resource_id: str, fields: tuple[str, ...] | None = None,
+            owner: str | None = None) -> Document | None:
+        found = self._col.find_one(_owned({f"{RESOURCE}.id": resource_id}, owner), to_projection(fields))
         return decode(found[RESOURCE]) if found else None
 
     @translate_errors
-    def list(self, query: ListQuery) -> Page:
+    def list(self, query: ListQuery, owner: str | None = None) -> Page:
         """The page, then the total: a page shorter than the limit that has items (or that starts
-        at the first item) already tells the total, which saves the count, a second round trip."""
-        mongo_filter = to_mongo_filter(query)
+        at the first item) already tells the total, which saves the count, a second round trip.
+        With an ``owner``, only that party's queries (and the total counts only those)."""
+        mongo_filter = _owned(to_mongo_filter(query), owner)
         items: list[Document] = []
         if query.limit > 0 and query.offset <= MAX_SKIP:  # beyond it nothing can be there (nor be sent)
             cursor = (
@@ -146,6 +160,12 @@ class MongoQueryRepository:
             if len(items) < query.limit and (items or query.offset == 0):
                 return Page(items=items, total=query.offset + len(items))
         return Page(items=items, total=self._col.count_documents(mongo_filter, maxTimeMS=self._timeout))
+
+
+def _owned(mongo_filter: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    """``mongo_filter`` limited to ``owner``'s documents (client filters only reach ``r.*`` and
+    ``dt``, so they can neither read nor override the top-level owner)."""
+    return mongo_filter if owner is None else {**mongo_filter, OWNER: owner}
 
 
 def _outbox_entry(event: Document) -> dict[str, Any]:

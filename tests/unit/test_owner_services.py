@@ -1,0 +1,59 @@
+"""The services hand the caller's party to storage as a plain value, and nothing when there is none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.errors import NotFound
+from services.hub import HubService
+from services.list_query import ListQuery
+from services.ports import Page
+from services.queries import QueryService
+
+
+class Recording:
+    """A repository that records the owner each call was given ("-" when none)."""
+
+    def __init__(self, found: Any = None, deleted: bool = True) -> None:
+        self.owners: list[str] = []
+        self.found = found
+        self.deleted = deleted
+
+    def add(self, item: Any, events: Any = None, **kw: str) -> None:
+        self.owners.append(kw.get("owner", "-"))
+
+    def get(self, item_id: str, fields: Any = None, **kw: str) -> Any:
+        self.owners.append(kw.get("owner", "-"))
+        return self.found
+
+    def list(self, query: Any, **kw: str) -> Page:
+        self.owners.append(kw.get("owner", "-"))
+        return Page([], 0)
+
+    def delete(self, item_id: str, **kw: str) -> bool:
+        self.owners.append(kw.get("owner", "-"))
+        return self.deleted
+
+
+def test_query_service_passes_the_owner() -> None:
+    repo = Recording()
+    service = QueryService(repo)  # type: ignore[arg-type]
+    created = service.create({"name": "n"}, "http://h/q", owner="shop")
+    assert "owner" not in created
+    service.create({"name": "n"}, "http://h/q")
+    service.list(ListQuery(), owner="shop")
+    service.list(ListQuery())
+    with pytest.raises(NotFound):
+        service.retrieve("x", owner="shop")
+    assert repo.owners == ["shop", "-", "shop", "-", "shop"]
+
+
+def test_hub_service_passes_the_owner() -> None:
+    repo = Recording(deleted=False)
+    service = HubService(repo)  # type: ignore[arg-type]
+    assert "owner" not in service.register({"callback": "https://x.example.com/cb"}, owner="shop")
+    with pytest.raises(NotFound):
+        service.unregister("s1", owner="centre")
+    assert repo.owners == ["shop", "centre"]
