@@ -49,12 +49,14 @@ class Server:
     workers: int = 1
     ready_line: str | None = None  # a log line each worker writes once it serves (None: just the port)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log_offset: int = field(default=0, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 90.0) -> Server:
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -77,10 +79,20 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not listen on port {self.port} within {timeout_s:.0f} s (log {self.log})")
 
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code if it has exited (None while it runs or before it started)."""
+        return None if self.process is None else self.process.poll()
+
+    def log_tail(self, chars: int = 2000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
     def _workers_ready(self) -> bool:
         if self.ready_line is None:
             return True
-        return self.log.read_text(errors="replace").count(self.ready_line) >= self.workers
+        with open(self.log, "rb") as log:
+            log.seek(self._log_offset)
+            return log.read().decode(errors="replace").count(self.ready_line) >= self.workers
 
     def worker_pids(self) -> list[int]:
         """The processes serving requests: gunicorn's workers (children of the master), or the

