@@ -215,6 +215,23 @@ def _change(a: float | None, b: float | None) -> str:
     return f"{(b - a) / a:+.1%}"
 
 
+COMPARABLE_OPTIONS = ("quick", "duration", "warmup", "connections", "threads", "workers", "queries", "parties",
+                      "server_cpu", "wrk_cpu", "rss_offerings", "rss_customers", "engine_customers", "engine_contexts")
+
+
+def differing_options(a: Result, b: Result) -> list[str]:
+    """The options (and CPU count) two runs do not share, as ``name A/B``."""
+    out = []
+    for key in COMPARABLE_OPTIONS:
+        va, vb = (a.get("options") or {}).get(key), (b.get("options") or {}).get(key)
+        if va != vb:
+            out.append(f"{key} {va}/{vb}")
+    na, nb = (a.get("machine") or {}).get("nproc"), (b.get("machine") or {}).get("nproc")
+    if na != nb:
+        out.append(f"nproc {na}/{nb}")
+    return out
+
+
 def compare(a: Result, b: Result) -> str:
     """Two runs side by side: req/s and p99 of every scenario, the targets, engine and RSS figures."""
     rows: list[list[str]] = []
@@ -256,5 +273,9 @@ def compare(a: Result, b: Result) -> str:
     for key in ("demo", "synthetic"):
         add(f"worker RSS MB, {key} model", rss_value(key), 1)
     head = [f"A: {a.get('startedAt', '?')} {a.get('machine', {}).get('gitCommit', '')[:10]}",
-            f"B: {b.get('startedAt', '?')} {b.get('machine', {}).get('gitCommit', '')[:10]}", ""]
+            f"B: {b.get('startedAt', '?')} {b.get('machine', {}).get('gitCommit', '')[:10]}"]
+    differ = differing_options(a, b)
+    if differ:
+        head.append("the runs differ in " + ", ".join(differ) + ": the figures are not like for like")
+    head.append("")
     return "\n".join(head + _table(["figure", "A", "B", "change"], rows))

@@ -143,3 +143,11 @@ def test_compare_shows_the_change_between_runs() -> None:
     assert row.split()[-3:] == ["1,500", "1,800", "+20.0%"]
     p99 = next(line for line in text.splitlines() if line.startswith("ours GET by id p99 ms"))
     assert p99.split()[-1] == "-20.0%"
+    assert "not like for like" not in text
+
+
+def test_compare_says_when_the_runs_were_made_differently() -> None:
+    a = result(options={"duration": 10.0, "quick": False})
+    b = result(options={"duration": 3.0, "quick": True})
+    assert report.differing_options(a, b) == ["quick False/True", "duration 10.0/3.0"]
+    assert "the runs differ in quick False/True, duration 10.0/3.0" in report.compare(a, b)
