@@ -42,6 +42,7 @@ class Server:
     """One server process group; ``log`` receives its stdout and stderr."""
 
     name: str
+    app: str
     argv: list[str]
     env: dict[str, str]
     port: int
@@ -190,7 +191,7 @@ def gunicorn_server(name: str, app: str, env: Mapping[str, str], log_dir: Path, 
     if _has_control_socket():  # gunicorn >= 27: one socket per server, not the shared ~/.gunicorn/gunicorn.ctl
         argv[1:1] = ["--control-socket", str(log_dir / f"{name}.ctl")]
     argv = pinned(argv, cpus)
-    return Server(name, argv, server_env, port, log_dir / f"{name}.log", workers, UVICORN_STARTED)
+    return Server(name, app, argv, server_env, port, log_dir / f"{name}.log", workers, UVICORN_STARTED)
 
 
 def _has_control_socket() -> bool:
@@ -204,7 +205,7 @@ def uvicorn_server(name: str, app: str, env: Mapping[str, str], log_dir: Path, c
     port = free_port()
     argv = pinned([venv_tool("uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
                    "--no-access-log", "--log-level", "warning"], cpus)
-    return Server(name, argv, dict(env), port, log_dir / f"{name}.log")
+    return Server(name, app, argv, dict(env), port, log_dir / f"{name}.log")
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str], log: Path) -> None:

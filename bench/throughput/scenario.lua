@@ -1,10 +1,12 @@
 -- wrk script of the HTTP benchmark (bench/throughput): one scenario, its requests read from a file.
 --
---   wrk -t1 -c32 -d10s -s scenario.lua http://127.0.0.1:PORT -- REQUESTS_FILE EXPECTED_STATUSES
+--   wrk -t1 -c32 -d10s -s scenario.lua http://127.0.0.1:PORT -- REQUESTS_FILE EXPECTED_STATUSES [BODY_MARK]
 --
 -- REQUESTS_FILE: one request per line, "METHOD PATH" or "METHOD PATH JSON-BODY"; the lines are
 -- formatted once in init() and cycled through (each thread starts at its own offset).
 -- EXPECTED_STATUSES: e.g. "200" or "200,206"; any other status is counted as unexpected.
+-- BODY_MARK: optional text every expected response body must contain (e.g. '"priority"' for a
+-- recommendation); a body without it is counted as unexpected, under the key "<status>-unmarked".
 -- done() prints one line "WRK_JSON {...}": requests, duration, socket errors, unexpected statuses
 -- (summed over threads) and latency percentiles in microseconds.
 
@@ -21,8 +23,13 @@ unexpected = 0
 unexpected_statuses = {}
 counter = 0
 
+body_mark = nil
+
 function init(args)
    local path, codes = args[1], args[2] or "200"
+   if args[3] and args[3] ~= "" then
+      body_mark = args[3]
+   end
    for code in string.gmatch(codes, "%d+") do
       expected[tonumber(code)] = true
    end
@@ -49,9 +56,14 @@ function request()
 end
 
 function response(status, headers, body)
+   local key = nil
    if not expected[status] then
+      key = tostring(status)
+   elseif body_mark and not string.find(body or "", body_mark, 1, true) then
+      key = tostring(status) .. "-unmarked"
+   end
+   if key then
       unexpected = unexpected + 1
-      local key = tostring(status)
       unexpected_statuses[key] = (unexpected_statuses[key] or 0) + 1
    end
 end

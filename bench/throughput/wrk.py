@@ -144,10 +144,14 @@ def wrk_version() -> str:
 
 
 def command(url: str, requests_file: Path, expected: Sequence[int], duration_s: float, connections: int,
-            threads: int = 1, cpus: str | None = None, timeout_s: float = 10.0) -> list[str]:
+            threads: int = 1, cpus: str | None = None, timeout_s: float = 10.0, body_mark: str | None = None,
+            ) -> list[str]:
+    """The wrk command of one scenario; ``body_mark``: text every expected response must contain."""
     argv = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
             f"--timeout={max(1, round(timeout_s))}s", "-s", str(SCRIPT), url, "--",
             str(requests_file), ",".join(str(s) for s in expected)]
+    if body_mark:
+        argv.append(body_mark)
     return ["taskset", "-c", cpus, *argv] if cpus is not None else argv
 
 

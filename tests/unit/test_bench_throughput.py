@@ -78,6 +78,8 @@ def test_command_pins_wrk_and_passes_the_scenario(monkeypatch: pytest.MonkeyPatc
     assert "-c32" in argv and "-d10s" in argv and "-t1" in argv
     assert argv[-3:] == ["--", str(tmp_path / "r.txt"), "200,206"]
     assert wrk.command("http://x", tmp_path / "r.txt", (200,), 5, 8)[0] == "/usr/bin/wrk"
+    marked = wrk.command("http://x", tmp_path / "r.txt", (201,), 5, 8, body_mark='"priority"')
+    assert marked[-2:] == ["201", '"priority"']
 
 
 def test_busy_share() -> None:
