@@ -76,14 +76,17 @@ def post(client: httpx.Client, body: Json) -> Json:
     return response.json()  # type: ignore[no-any-return]
 
 
-def customers_with_recommendations(base_url: str, candidates: Sequence[str], wanted: int,
-                                   rng: random.Random) -> list[str]:
-    """The first ``wanted`` candidates a synchronous query gives at least one recommendation."""
-    found: list[str] = []
+def bodies_with_recommendations(base_url: str, candidates: Sequence[str], wanted: int,
+                                rng: random.Random) -> list[Json]:
+    """``wanted`` synchronous bodies (one per candidate customer, in order) that are answered with at
+    least one recommendation: the channel is part of the body, and a customer may hold everything one
+    channel sells."""
+    found: list[Json] = []
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for customer in candidates:
-            if post(client, query_body(customer, rng, sync=True)).get("recommendationItem"):
-                found.append(customer)
+            body = query_body(customer, rng, sync=True)
+            if post(client, body).get("recommendationItem"):
+                found.append(body)
                 if len(found) == wanted:
                     break
     if not found:

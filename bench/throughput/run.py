@@ -119,19 +119,18 @@ class Bench:
         customers = data.demo_customers()
         self.rng.shuffle(customers)
         parties = customers[: args.parties]
-        self.log(f"finding {args.parties} demo customers who get recommendations")
-        sync_customers = data.customers_with_recommendations(ours.url, customers[args.parties:], args.parties,
-                                                             self.rng)
+        self.log(f"finding {args.parties} synchronous queries of demo customers that get recommendations")
+        sync_bodies = data.bodies_with_recommendations(ours.url, customers[args.parties:], args.parties, self.rng)
         self.parties = parties
         self.seed_bodies = [data.query_body(parties[k % len(parties)], self.rng, sync=False)
                             for k in range(args.queries)]
         self.bodies = {
             "createAsync": [data.query_body(self.rng.choice(customers), self.rng, sync=False) for _ in range(1000)],
-            "createSync": [data.query_body(self.rng.choice(sync_customers), self.rng, sync=True) for _ in range(1000)],
+            "createSync": sync_bodies,
         }
         for server in (ours, baseline):
             self.seed(server)
-        return {"seededQueries": args.queries, "listParties": len(parties), "syncCustomers": len(sync_customers),
+        return {"seededQueries": args.queries, "listParties": len(parties), "syncCustomers": len(sync_bodies),
                 "asyncBodies": len(self.bodies["createAsync"]), "syncBodies": len(self.bodies["createSync"])}
 
     def seed(self, server: Server) -> None:
