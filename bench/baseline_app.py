@@ -6,8 +6,9 @@ It is built from the same document as the server (``app.spec``'s normalised copy
 paths, so routing and request validation are the same work) with Connexion's stock settings: default
 jsonifier, validators, error handlers and middleware stack, no response validation. The handlers keep
 queries in a dict of the worker process: create assigns ``id``/``href`` and answers 201, retrieve 200 (404
-when unknown), list filters by ``relatedParty.id`` and pages with ``offset``/``limit``. What the benchmark
-measures against it is the cost of everything the server does beyond routing and validating a request.
+when unknown), list filters by ``relatedParty.id`` (through a dict by party) and pages with
+``offset``/``limit``. What the benchmark measures against it is the cost of everything the server does
+beyond routing and validating a request.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 
 
 class MemoryStore:
-    """Queries by id, newest last; thread-safe (Flask handlers run in a thread pool behind ASGI)."""
+    """Queries by id, newest last, and by relatedParty id (an index, as the server has one in MongoDB);
+    thread-safe (Flask handlers run in a thread pool behind ASGI)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.queries: dict[str, Json] = {}
+        self._by_party: dict[str, list[Json]] = {}
 
     def create(self, body: Json, collection_url: str) -> Json:
         with self._lock:
@@ -41,12 +44,19 @@ class MemoryStore:
             resource = {**body, "id": query_id, "href": f"{collection_url}/{query_id}", "state": "accepted",
                         "@type": body.get("@type", "QueryProductRecommendation")}
             self.queries[query_id] = resource
+            party = _party_id(resource)
+            if party is not None:
+                self._by_party.setdefault(party, []).append(resource)
         return resource
 
     def page(self, party_ids: list[str], offset: int, limit: int) -> tuple[list[Json], int]:
+        """Newest first: the queries of any of ``party_ids`` (all queries when none is given)."""
         with self._lock:
-            found = [q for q in reversed(self.queries.values())
-                     if not party_ids or _party_id(q) in party_ids]
+            if party_ids:
+                found = sorted((q for p in set(party_ids) for q in self._by_party.get(p, ())),
+                               key=lambda q: int(q["id"]), reverse=True)
+            else:
+                found = list(reversed(self.queries.values()))
         return found[offset:offset + limit], len(found)
 
 
