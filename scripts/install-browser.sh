@@ -13,25 +13,7 @@ if [ -x "$CHROMIUM" ] && [ -x "$CHROMEDRIVER" ]; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-browser: apt-get not found; install Chromium and chromedriver at $CHROMIUM and $CHROMEDRIVER" >&2
-    exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        echo "install-browser: must run as root (or with passwordless sudo) to install ${PACKAGES[*]}" >&2
-        exit 1
-    fi
-fi
-
-echo "install-browser: running apt-get update"
-"${SUDO[@]}" apt-get update -q
-echo "install-browser: installing ${PACKAGES[*]}"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+bash "$(dirname "$0")/apt-install.sh" install-browser "${PACKAGES[@]}"
 
 for binary in "$CHROMIUM" "$CHROMEDRIVER"; do
     if [ ! -x "$binary" ]; then
