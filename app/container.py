@@ -11,6 +11,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from app.event_sender import EventSender
+from app.memory import release_freed_memory
 from app.settings import Settings
 from services.callback_policy import CallbackPolicy
 from services.events import event_factory
@@ -85,7 +86,7 @@ def build_container(settings: Settings) -> Container:
     notifications = MongoNotificationRepository(db)
     for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications):
         repo.ensure_indexes()
-    engines = EngineProvider(catalog, models, refresh_s=settings.model_refresh_s)
+    engines = EngineProvider(catalog, models, refresh_s=settings.model_refresh_s, after_rebuild=release_freed_memory)
     recommendations = RecommendationProcessor(engines, history, default_limit=settings.recommendation_limit)
     events = event_factory()
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

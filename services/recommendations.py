@@ -74,11 +74,15 @@ class EngineProvider:
     """
 
     def __init__(self, catalog: CatalogSource, models: ModelSource, refresh_s: float = 5.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 after_rebuild: Callable[[], object] | None = None) -> None:
+        """``after_rebuild`` runs once a new engine has replaced the previous one (the process
+        can then give the memory of the loading and of the old engine back to the system)."""
         self._catalog = catalog
         self._models = models
         self._refresh_s = refresh_s
         self._monotonic = monotonic
+        self._after_rebuild = after_rebuild
         self._state: EngineState | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -93,8 +97,12 @@ class EngineProvider:
             self._lock.acquire()
         try:
             if self._state is None or self._monotonic() - self._checked >= self._refresh_s:
-                self._state = self._refresh(self._state)
+                previous = self._state
+                self._state = self._refresh(previous)
                 self._checked = self._monotonic()
+                if self._state is not previous and self._after_rebuild is not None:
+                    del previous
+                    self._after_rebuild()
             return self._state
         finally:
             self._lock.release()

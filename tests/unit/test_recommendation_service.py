@@ -179,3 +179,18 @@ def test_cart_refs() -> None:
     assert refs.loose_ids == ("x", "c", "2", "ord")
     assert refs.order_items == (("ord", "2"),)
     assert refs.order_ids == ("ord-9",)
+
+
+def test_the_after_rebuild_hook_runs_once_per_new_engine() -> None:
+    clock = [0.0]
+    calls: list[int] = []
+    catalog = FakeCatalog(OFFERINGS)
+    provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0],
+                              after_rebuild=lambda: calls.append(1))
+    first = provider.current()
+    assert calls == [1]
+    clock[0] = 10.0  # versions checked again, unchanged: the same engine, no hook
+    assert provider.current() is first and calls == [1]
+    catalog.v = 2  # a new catalogue version: a new engine, the hook once more
+    clock[0] = 20.0
+    assert provider.current() is not first and calls == [1, 1]
