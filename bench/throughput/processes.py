@@ -208,6 +208,14 @@ def uvicorn_server(name: str, app: str, env: Mapping[str, str], log_dir: Path, c
     return Server(name, app, argv, dict(env), port, log_dir / f"{name}.log")
 
 
+def start_cli(args: Sequence[str], env: Mapping[str, str], log: Path, cpus: str | None) -> subprocess.Popen[bytes]:
+    """``tmf680 ARGS`` in the background (pinned to ``cpus``), output appended to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(pinned([venv_tool("tmf680"), *args], cpus), env=dict(env), cwd=REPO,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
 def run_cli(args: Sequence[str], env: Mapping[str, str], log: Path) -> None:
     """``tmf680 ARGS`` to completion; its output goes to ``log`` (shown on failure)."""
     with open(log, "ab") as out:

@@ -81,6 +81,7 @@ class Bench:
         """Until no asynchronous query waits for an answer and the servers' workers and mongod are idle
         (the events of answered tasks are relayed after them): what an earlier run left behind must
         not share the CPU with the next measurement."""
+        answered = self.answer_tasks(mongo_uri, db_name)
         waited, pending = data.wait_for_tasks(mongo_uri, db_name, self.args.drain_timeout)
         pids = [pid for server in self.servers if server.exit_code is None for pid in server.worker_pids()]
         pids += processes.named_children(os.getpid(), "mongod")
@@ -92,7 +93,29 @@ class Bench:
             self.log(f"  waited {waited} s for the background workers ({pending} tasks still pending), "
                      f"then {quiet_s} s: the servers and mongod {idle} ({busy:.0%} of a core)")
         return {"drainSeconds": round(waited + quiet_s, 1), "pendingAtStart": pending,
-                "idleCpuShareAtStart": round(busy, 3)}
+                "idleCpuShareAtStart": round(busy, 3), **({"taskWorker": answered} if answered else {})}
+
+    def answer_tasks(self, mongo_uri: str, db_name: str) -> Json | None:
+        """The API servers run without task workers (``TMF680_WORKERS=false``, the layout for load:
+        API processes and ``tmf680 worker`` processes). Pending asynchronous queries are answered here
+        by one ``tmf680 worker`` on the servers' CPU, between measurements: its rate is the cost of the
+        asynchronous path that the create request itself does not pay."""
+        pending = data.pending_tasks(mongo_uri, db_name)
+        if not pending:
+            return None
+        env = {**self.server_env(mongo_uri, db_name), "TMF680_WORKERS": "true"}
+        started = time.monotonic()
+        worker = processes.start_cli(["worker"], env, self.work / "task-worker.log", self.server_cpu)
+        try:
+            left = data.wait_for_tasks(mongo_uri, db_name, self.args.drain_timeout)[1]
+        finally:
+            processes.stop_group(worker)
+        seconds = time.monotonic() - started
+        done = pending - left
+        self.log(f"  tmf680 worker answered {done} asynchronous queries in {seconds:.1f} s "
+                 f"({done / seconds:,.0f} tasks/s, process start included)")
+        return {"tasks": done, "seconds": round(seconds, 2), "tasksPerSecond": round(done / seconds, 1),
+                "left": left}
 
     # -- phases ----------------------------------------------------------------------------------
 
@@ -104,7 +127,7 @@ class Bench:
             "MONGODB_URI": mongo_uri,
             "TMF680_DB_NAME": db_name,
             "TMF680_VALIDATE_RESPONSES": "false",
-            "TMF680_WORKERS": "true",
+            "TMF680_WORKERS": "false",  # asynchronous tasks: a tmf680 worker between measurements
             "TMF680_LOG_FORMAT": "json",
             "TMF680_ACCESS_LOG_LEVEL": "INFO",
             "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
