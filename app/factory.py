@@ -17,7 +17,6 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
 from app import errors
-from app.auth import install_auth
 from app.container import Container, build_container
 from app.docs_page import install_docs
 from app.health import install_health
@@ -99,7 +98,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         _serve_document(app, document, mount)
     install_health(app)
     install_docs(app, settings.mount_paths)
-    install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
+    if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
+        from app.auth import install_auth
+
+        install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     install_observability(app, container, settings)
