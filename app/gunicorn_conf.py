@@ -3,7 +3,8 @@
     gunicorn -c python:app.gunicorn_conf 'app.factory:create_asgi_app()'
 
 Each worker is a uvicorn ASGI worker that builds its own application and Mongo client after the
-fork. With MONGODB_URI empty, the master starts the embedded mongod first and stops it on exit.
+fork, on a listening socket of its own (``reuse_port``). With MONGODB_URI empty, the master starts
+the embedded mongod first and stops it on exit.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Any
 bind = os.environ.get("TMF680_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"
+# Each worker binds its own SO_REUSEPORT socket (as gunicorn 27 does it) and the kernel spreads new connections
+# over them. With one shared socket, the first worker awake accepts every pending connection: keep-alive
+# connections opened together (a proxy's pool, a load generator) all land on one worker.
+reuse_port = os.environ.get("TMF680_REUSE_PORT", "true").lower() != "false"
 graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("TMF680_WORKER_TIMEOUT", "60"))
 keepalive = 5
