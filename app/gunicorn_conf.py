@@ -3,8 +3,8 @@
     gunicorn -c python:app.gunicorn_conf 'app.factory:create_asgi_app()'
 
 Each worker is a uvicorn ASGI worker that builds its own application and Mongo client after the
-fork, on a listening socket of its own (``reuse_port``). With MONGODB_URI empty, the master starts
-the embedded mongod first and stops it on exit.
+fork, and also listens on a socket of its own (app/gunicorn_worker.py). With MONGODB_URI empty, the
+master starts the embedded mongod first and stops it on exit.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 
 bind = os.environ.get("TMF680_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "uvicorn_worker.UvicornWorker"
-# Each worker binds its own SO_REUSEPORT socket (as gunicorn 27 does it) and the kernel spreads new connections
-# over them. With one shared socket, the first worker awake accepts every pending connection: keep-alive
-# connections opened together (a proxy's pool, a load generator) all land on one worker.
-reuse_port = os.environ.get("TMF680_REUSE_PORT", "true").lower() != "false"
+# Besides gunicorn's shared socket, each worker listens on a SO_REUSEPORT socket of its own and the kernel
+# spreads new connections over them (app/gunicorn_worker.py): with the shared socket alone, the first
+# worker awake accepts every pending connection, and keep-alive connections opened together (a proxy's
+# pool, a load generator) all land on one worker. TMF680_REUSE_PORT=false: the shared socket only.
+_balanced = os.environ.get("TMF680_REUSE_PORT", "true").strip().lower() != "false"
+worker_class = "app.gunicorn_worker.BalancedUvicornWorker" if _balanced else "uvicorn_worker.UvicornWorker"
 graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("TMF680_WORKER_TIMEOUT", "60"))
 keepalive = 5
@@ -48,6 +49,15 @@ def on_starting(server: Any) -> None:
     _embedded = EmbeddedMongo(settings.data_dir)
     os.environ["MONGODB_URI"] = _embedded.start()
     server.log.info("embedded MongoDB at %s", os.environ["MONGODB_URI"])
+
+
+def when_ready(server: Any) -> None:
+    """The shared socket accepts workers' own sockets beside it (it stays open across worker restarts)."""
+    if _balanced:
+        from app.gunicorn_worker import allow_reuseport
+
+        for listener in server.LISTENERS:
+            allow_reuseport(listener)
 
 
 def on_exit(server: Any) -> None:
