@@ -6,15 +6,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
 from storage.codec import decode, encode
-from storage.mongo import translate_errors
+from storage.mongo import COUNTERS, next_count, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
-VERSIONS = "versions"
 
 
 class MongoCatalogRepository:
@@ -42,15 +41,11 @@ class MongoCatalogRepository:
 
     @translate_errors
     def bump_version(self) -> int:
-        doc = self._db[VERSIONS].find_one_and_update(
-            {"_id": "catalog"}, {"$inc": {"version": 1}, "$set": {"updated": datetime.now(UTC)}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        assert doc is not None  # upsert=True always returns the document
-        return int(doc["version"])
+        return next_count(self._db, "catalog", also_set={"updated": datetime.now(UTC)})
 
     @translate_errors
     def version(self) -> int:
-        doc = self._db[VERSIONS].find_one({"_id": "catalog"})
+        doc = self._db[COUNTERS].find_one({"_id": "catalog"})
         return int(doc["version"]) if doc else 0
 
     @translate_errors

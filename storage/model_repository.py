@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gridfs
-from pymongo import DESCENDING, IndexModel, ReturnDocument
+from pymongo import DESCENDING, IndexModel
 from pymongo.database import Database
 
-from storage.mongo import translate_errors
+from storage.mongo import next_count, translate_errors
 
 COLLECTION = "model"
 BUCKET = "modelArrays"
-COUNTERS = "versions"
 
 
 class MongoModelRepository:
@@ -33,10 +32,7 @@ class MongoModelRepository:
     @translate_errors
     def save(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> int:
         """Store a model; it becomes visible (``latest_version``) only once every array is written."""
-        counter = self._db[COUNTERS].find_one_and_update(
-            {"_id": "model"}, {"$inc": {"version": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
-        assert counter is not None  # upsert=True always returns the document
-        version = int(counter["version"])
+        version = next_count(self._db, "model")
         files = {name: self._fs.upload_from_stream(f"v{version}/{name}", blob, metadata={"version": version})
                  for name, blob in blobs.items()}
         self._col.insert_one({"version": version, "created": datetime.now(UTC), "meta": meta, "files": files,

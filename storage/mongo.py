@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
-from pymongo import MongoClient
+from pymongo import MongoClient, ReturnDocument
+from pymongo.database import Database
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
@@ -64,3 +65,16 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise InvalidRequest("the request holds a lone UTF-16 surrogate, which is not a Unicode character") from exc
 
     return wrapper
+
+
+COUNTERS = "versions"  # one document per counter: the catalogue and model versions, the event sequence
+
+
+def next_count(db: Database, name: str, field: str = "version", also_set: Mapping[str, Any] | None = None) -> int:
+    """Increment the counter ``name`` atomically (created at 1) and return its new value."""
+    update: dict[str, Any] = {"$inc": {field: 1}}
+    if also_set:
+        update["$set"] = dict(also_set)
+    doc = db[COUNTERS].find_one_and_update({"_id": name}, update, upsert=True, return_document=ReturnDocument.AFTER)
+    assert doc is not None  # upsert=True always returns the document
+    return int(doc[field])

@@ -16,11 +16,10 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from storage.codec import decode, encode
-from storage.mongo import translate_errors
+from storage.mongo import next_count, translate_errors
 
 EVENTS = "event"
 DELIVERIES = "delivery"
-COUNTERS = "versions"
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 
 
@@ -41,13 +40,11 @@ class MongoNotificationRepository:
     @translate_errors
     def store_event(self, event: dict[str, Any]) -> int:
         """Keep an event once; returns its sequence number (the first one's, if already stored)."""
-        counter = self._db[COUNTERS].find_one_and_update(
-            {"_id": "event"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
-        assert counter is not None  # upsert=True always returns the document
+        seq = next_count(self._db, "event", field="seq")
         try:
-            self._events.insert_one({"_id": event["eventId"], "seq": int(counter["seq"]),
+            self._events.insert_one({"_id": event["eventId"], "seq": seq,
                                      "eventType": event["eventType"], "payload": encode(event)})
-            return int(counter["seq"])
+            return seq
         except DuplicateKeyError:
             existing = self._events.find_one({"_id": event["eventId"]}, {"seq": 1})
             assert existing is not None
