@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services.errors import InvalidRequest, NotFound
 from services.events import compile_query
-from services.ports import Document, HubRepository, owned_by
+from services.ports import Document, HubRepository
 
 MAX_CALLBACK_LENGTH = 2048
 MAX_QUERY_LENGTH = 2048
@@ -71,13 +71,13 @@ class HubService:
         subscription: Document = {"id": self._new_id(), "callback": data["callback"]}
         if data["query"] is not None:
             subscription["query"] = data["query"]
-        self._repo.add(subscription, **owned_by(owner))
+        self._repo.add(subscription, owner=owner)
         return subscription
 
     def unregister(self, subscription_id: str, owner: str | None = None) -> None:
         """Remove a subscription; with an ``owner``, only one that party registered (another's is
         NotFound, as an unknown id)."""
-        if not self._repo.delete(subscription_id, **owned_by(owner)):
+        if not self._repo.delete(subscription_id, owner=owner):
             raise NotFound(f"no hub subscription with id {subscription_id!r}")
         if self._deliveries is not None:
             self._deliveries.cancel(subscription_id)

@@ -16,12 +16,6 @@ class Page:
     total: int
 
 
-def owned_by(owner: str | None) -> dict[str, str]:
-    """The ``owner=`` keyword for a repository call: only given when there is an owner, so a
-    repository (or test fake) without per-party support serves unchanged while it is off."""
-    return {} if owner is None else {"owner": owner}
-
-
 class QueryRepository(Protocol):
     """``owner``: a party id kept beside the resource (never in it); given, only that party's
     resources are found."""

@@ -9,7 +9,7 @@ from typing import Any
 from services.errors import NotFound
 from services.events import CREATE_EVENT, EventFactory, event_factory
 from services.list_query import ListQuery
-from services.ports import Document, Page, QueryRepository, TaskProcessor, owned_by
+from services.ports import Document, Page, QueryRepository, TaskProcessor
 
 RESOURCE_TYPE = "QueryProductRecommendation"
 SERVER_OWNED = ("id", "href")
@@ -52,18 +52,18 @@ class QueryService:
         }
         resource.setdefault("@type", RESOURCE_TYPE)
         resource = self._processor.on_create(resource)
-        self._repo.add(resource, [self._events(CREATE_EVENT, resource)], **owned_by(owner))
+        self._repo.add(resource, [self._events(CREATE_EVENT, resource)], owner=owner)
         return resource
 
     def retrieve(self, resource_id: str, fields: tuple[str, ...] | None = None,
                  owner: str | None = None) -> Document:
         """The query; with an ``owner``, another party's query is NotFound too (its existence is
         not revealed)."""
-        found = self._repo.get(resource_id, fields, **owned_by(owner))
+        found = self._repo.get(resource_id, fields, owner=owner)
         if found is None:
             raise NotFound(f"no queryProductRecommendation with id {resource_id!r}")
         return found
 
     def list(self, query: ListQuery, owner: str | None = None) -> Page:
         """A page of the matching queries (only ``owner``'s, when given; the total counts only those)."""
-        return self._repo.list(query, **owned_by(owner))
+        return self._repo.list(query, owner=owner)

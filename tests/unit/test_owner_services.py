@@ -21,19 +21,19 @@ class Recording:
         self.found = found
         self.deleted = deleted
 
-    def add(self, item: Any, events: Any = None, **kw: str) -> None:
-        self.owners.append(kw.get("owner", "-"))
+    def add(self, item: Any, events: Any = None, owner: str | None = None) -> None:
+        self.owners.append(owner or "-")
 
-    def get(self, item_id: str, fields: Any = None, **kw: str) -> Any:
-        self.owners.append(kw.get("owner", "-"))
+    def get(self, item_id: str, fields: Any = None, owner: str | None = None) -> Any:
+        self.owners.append(owner or "-")
         return self.found
 
-    def list(self, query: Any, **kw: str) -> Page:
-        self.owners.append(kw.get("owner", "-"))
+    def list(self, query: Any, owner: str | None = None) -> Page:
+        self.owners.append(owner or "-")
         return Page([], 0)
 
-    def delete(self, item_id: str, **kw: str) -> bool:
-        self.owners.append(kw.get("owner", "-"))
+    def delete(self, item_id: str, owner: str | None = None) -> bool:
+        self.owners.append(owner or "-")
         return self.deleted
 
 

@@ -18,14 +18,15 @@ class FakeQueries:
     def __init__(self) -> None:
         self.items: dict[str, Document] = {}
 
-    def add(self, resource: Document, events: list[Document] | None = None) -> None:
+    def add(self, resource: Document, events: list[Document] | None = None, owner: str | None = None) -> None:
         self.items[resource["id"]] = resource
         self.events = events
 
-    def get(self, resource_id: str, fields: tuple[str, ...] | None = None) -> Document | None:
+    def get(self, resource_id: str, fields: tuple[str, ...] | None = None,
+            owner: str | None = None) -> Document | None:
         return self.items.get(resource_id)
 
-    def list(self, query: ListQuery) -> Page:
+    def list(self, query: ListQuery, owner: str | None = None) -> Page:
         return Page(list(self.items.values()), len(self.items))
 
 
@@ -33,10 +34,10 @@ class FakeHub:
     def __init__(self) -> None:
         self.items: dict[str, Document] = {}
 
-    def add(self, subscription: Document) -> None:
+    def add(self, subscription: Document, owner: str | None = None) -> None:
         self.items[subscription["id"]] = subscription
 
-    def delete(self, subscription_id: str) -> bool:
+    def delete(self, subscription_id: str, owner: str | None = None) -> bool:
         return self.items.pop(subscription_id, None) is not None
 
     def get(self, subscription_id: str) -> Document | None:
