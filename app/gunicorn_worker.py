@@ -27,20 +27,24 @@ from uvicorn_worker import UvicornWorker
 log = logging.getLogger(__name__)
 
 
+def _can_share(listener: Any) -> bool:
+    """A TCP listener on a system with SO_REUSEPORT (not a Unix socket)."""
+    return getattr(listener, "family", None) in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "SO_REUSEPORT")
+
+
 def allow_reuseport(listener: Any) -> None:
-    """Let other sockets join ``listener``'s address (TCP listeners only; Linux accepts the flag on
-    a socket that already listens)."""
-    if getattr(listener, "family", None) in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "SO_REUSEPORT"):
+    """Let other sockets join ``listener``'s address (Linux accepts the flag on a socket that
+    already listens)."""
+    if _can_share(listener):
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 
 
 def reuseport_twin(listener: Any, backlog: int) -> socket.socket | None:
     """A new listening socket on ``listener``'s TCP address with ``SO_REUSEPORT``, or None when the
     kernel refuses (the shared socket lacks the flag, a Unix socket, no SO_REUSEPORT)."""
-    family = getattr(listener, "family", None)
-    if family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "SO_REUSEPORT"):
+    if not _can_share(listener):
         return None
-    twin = socket.socket(family, socket.SOCK_STREAM)
+    twin = socket.socket(listener.family, socket.SOCK_STREAM)
     try:
         twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

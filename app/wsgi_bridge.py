@@ -27,14 +27,6 @@ WSGIApp = Any
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
-class _Input(io.BytesIO):
-    """``wsgi.input`` over the whole body; a2wsgi's ``Body`` interface (``has_more``) included."""
-
-    @property
-    def has_more(self) -> bool:
-        return self.tell() < len(self.getbuffer())
-
-
 class WSGIBridge:
     """ASGI → WSGI with one thread hand-off per request, on a bounded thread pool."""
 
@@ -50,7 +42,7 @@ class WSGIBridge:
             await send({"type": "websocket.close", "code": 1000})
             return
         body = await _read_body(receive)
-        environ = cast(dict[str, Any], build_environ(scope, _Input(body)))  # type: ignore[arg-type]
+        environ = cast(dict[str, Any], build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         status, headers, content = await loop.run_in_executor(self.executor, context.run, self._run, environ)
