@@ -123,15 +123,29 @@ def worker_pids(master: int) -> set[int]:
     return children
 
 
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _loopback(port: int) -> str:
+    return f"0100007F:{port:04X}"
+
+
+def _tcp_rows() -> Iterator[list[str]]:
+    """The IPv4 TCP sockets: local address, remote address, state, ..., inode (fields 1, 2, 3, 9)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        yield line.split()
+
+
 def _tcp_inode(local_port: int, remote_port: int) -> str | None:
     """The socket inode of the TCP connection 127.0.0.1:local_port ↔ 127.0.0.1:remote_port (server side)."""
-    local = f"0100007F:{local_port:04X}"
-    remote = f"0100007F:{remote_port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == local and fields[2] == remote:
-            return fields[9]
-    return None
+    local, remote = _loopback(local_port), _loopback(remote_port)
+    return next((fields[9] for fields in _tcp_rows() if fields[1] == local and fields[2] == remote), None)
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """The inodes of the sockets on 127.0.0.1:``port`` in ``state`` (ESTABLISHED, LISTEN)."""
+    local = _loopback(port)
+    return {fields[9] for fields in _tcp_rows() if fields[1] == local and fields[3] == state}
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -153,9 +167,7 @@ def _socket_inodes(pid: int) -> set[str]:
 
 def connections_of(port: int, pids: set[int]) -> dict[int, int]:
     """How many established client connections to 127.0.0.1:``port`` each of ``pids`` holds."""
-    local = f"0100007F:{port:04X}"
-    inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-              if fields[1] == local and fields[3] == "01"}
+    inodes = tcp_sockets(port, ESTABLISHED)
     return {pid: len(_socket_inodes(pid) & inodes) for pid in pids}
 
 

@@ -12,16 +12,9 @@ import select
 import socket
 from pathlib import Path
 
-from harness import connections_of, running, wait_for, worker_pids
+from harness import LISTEN, connections_of, running, tcp_sockets, wait_for, worker_pids
 
 CONNECTIONS = 32
-
-
-def listening_sockets(port: int) -> int:
-    """How many sockets listen on 127.0.0.1:``port``."""
-    local = f"0100007F:{port:04X}"
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for fields in (line.split() for line in lines) if fields[1] == local and fields[3] == "0A")
 
 
 def burst(host: str, port: int, n: int) -> list[socket.socket]:
@@ -44,7 +37,7 @@ def test_keep_alive_connections_opened_together_reach_every_worker(tmp_path: Pat
                            30, "two workers")
         host, port = server.url.removeprefix("http://").split(":")
         # gunicorn's shared socket, then each worker's own once it has booted
-        wait_for(lambda: listening_sockets(int(port)) == 3, 60, "both workers listening on their own sockets")
+        wait_for(lambda: len(tcp_sockets(int(port), LISTEN)) == 3, 60, "both workers listening on their own sockets")
         clients = burst(host, int(port), CONNECTIONS)
         try:
             for client in clients:  # one request each; the connections stay open (keep-alive)
