@@ -100,8 +100,9 @@ class EngineProvider:
                 previous = self._state
                 self._state = self._refresh(previous)
                 self._checked = self._monotonic()
-                if self._state is not previous and self._after_rebuild is not None:
-                    del previous
+                rebuilt = self._state is not previous
+                state = previous = None  # this call's hold on the old engine (requests may still have theirs)
+                if rebuilt and self._after_rebuild is not None:
                     self._after_rebuild()
             return self._state
         finally:

@@ -194,3 +194,18 @@ def test_the_after_rebuild_hook_runs_once_per_new_engine() -> None:
     catalog.v = 2  # a new catalogue version: a new engine, the hook once more
     clock[0] = 20.0
     assert provider.current() is not first and calls == [1, 1]
+
+
+def test_the_after_rebuild_hook_runs_once_the_old_engine_is_released() -> None:
+    import weakref
+
+    clock = [0.0]
+    catalog = FakeCatalog(OFFERINGS)
+    alive_at_hook: list[bool] = []
+    old: list[weakref.ref[Any]] = []
+    provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0],
+                              after_rebuild=lambda: alive_at_hook.append(bool(old) and old[0]() is not None))
+    old.append(weakref.ref(provider.current().engine))
+    catalog.v, clock[0] = 2, 10.0
+    provider.current()
+    assert alive_at_hook == [False, False]  # first build: nothing before it; rebuild: the old engine is gone
