@@ -15,10 +15,11 @@ from typing import Any
 
 bind = os.environ.get("TMF680_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Besides gunicorn's shared socket, each worker listens on a SO_REUSEPORT socket of its own and the kernel
-# spreads new connections over them (app/gunicorn_worker.py): with the shared socket alone, the first
-# worker awake accepts every pending connection, and keep-alive connections opened together (a proxy's
-# pool, a load generator) all land on one worker. TMF680_REUSE_PORT=false: the shared socket only.
+# Besides gunicorn's shared socket, each worker serves a SO_REUSEPORT socket of its own, which the master
+# creates and keeps for its replacement, and the kernel spreads new connections over them
+# (app/gunicorn_worker.py): with the shared socket alone, the first worker awake accepts every pending
+# connection, and keep-alive connections opened together (a proxy's pool, a load generator) all land on
+# one worker. TMF680_REUSE_PORT=false: the shared socket only.
 _balanced = os.environ.get("TMF680_REUSE_PORT", "true").strip().lower() != "false"
 worker_class = "app.gunicorn_worker.BalancedUvicornWorker" if _balanced else "uvicorn_worker.UvicornWorker"
 graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
@@ -28,6 +29,7 @@ preload_app = False  # the app (and its Mongo client) is built in each worker, a
 accesslog = os.environ.get("TMF680_ACCESS_LOG") or None
 
 _embedded: Any = None
+_slots: Any = None  # app.gunicorn_worker.SocketSlots, in the master once it is ready
 
 
 def on_starting(server: Any) -> None:
@@ -52,12 +54,38 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """The shared socket accepts workers' own sockets beside it (it stays open across worker restarts)."""
-    if _balanced:
-        from app.gunicorn_worker import allow_reuseport
+    """The shared socket accepts the workers' own sockets beside it; the master keeps those sockets
+    (one slot per worker) and closes them as soon as it is told to stop, as gunicorn does its own."""
+    global _slots  # noqa: PLW0603
+    if not _balanced:
+        return
+    import signal
 
-        for listener in server.LISTENERS:
-            allow_reuseport(listener)
+    from app.gunicorn_worker import SocketSlots, allow_reuseport
+
+    for listener in server.LISTENERS:
+        allow_reuseport(listener)
+    _slots = slots = SocketSlots(server.cfg.backlog)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        queue_signal = signal.getsignal(sig)
+
+        def stop_then_queue(signum: int, frame: Any, queue_signal: Any = queue_signal) -> None:
+            slots.stop()
+            queue_signal(signum, frame)
+
+        signal.signal(sig, stop_then_queue)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """The new worker's own socket: its predecessor's when it replaces one (app/gunicorn_worker.py)."""
+    if _slots is not None:
+        _slots.assign(server, worker)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In the new worker: let go of the other workers' sockets."""
+    if _slots is not None:
+        _slots.keep_only(worker)
 
 
 def on_exit(server: Any) -> None:
@@ -67,7 +95,10 @@ def on_exit(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Metrics in multiprocess mode: drop the dead worker's live gauges (its counters are kept)."""
+    """Metrics in multiprocess mode: drop the dead worker's live gauges (its counters are kept). Close
+    the worker's own socket unless a replacement will serve it."""
+    if _slots is not None:
+        _slots.release(server)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -1,16 +1,18 @@
-"""The gunicorn worker class: uvicorn's, with a listening socket of its own per worker.
+"""The gunicorn worker class and its listening sockets: uvicorn's worker, with a socket of its own per worker.
 
 With one socket shared by the workers, the first worker awake accepts every pending connection, so
 keep-alive connections opened together (a load generator, a proxy's connection pool) all land on
 one worker while the others idle (measured: 2 workers served 0.6x what 1 did). Here each worker
-also binds a socket of its own on the same address with ``SO_REUSEPORT`` (the master flags its
-shared socket the same way, app/gunicorn_conf.py ``when_ready``), and the kernel spreads new
+also serves a socket of its own bound on the same address with ``SO_REUSEPORT`` (the master flags
+its shared socket the same way, app/gunicorn_conf.py ``when_ready``), and the kernel spreads new
 connections over all of them.
 
-The shared socket stays open in the master and is still served by every worker: while a worker
-restarts (a crash, ``max_requests``), connections the kernel gives it wait in its queue instead of
-being refused, as they would be with gunicorn's own ``reuse_port`` (per-worker sockets only). A
-worker that exits drops the connections still waiting in its own socket's queue (not yet accepted).
+The master creates and keeps these sockets (``SocketSlots``), one slot per worker, and a replacement
+worker takes over the slot of the worker it replaces. A socket created by the worker itself (as
+gunicorn's own ``reuse_port`` does) closes when the worker dies, and the kernel resets every
+connection waiting in its queue, including new connections it hashed there while the dying worker
+was being torn down (seen: a client's retry reset 1 ms after its first request failed). Kept open
+by the master, the queue simply waits for the replacement.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from gunicorn.arbiter import Arbiter
@@ -58,18 +62,116 @@ def reuseport_twin(listener: Any, backlog: int) -> socket.socket | None:
     return twin
 
 
+@dataclass(eq=False)
+class _Slot:
+    address: tuple[Any, ...]  # the addresses of the listeners its sockets twin
+    sockets: list[socket.socket]
+    workers: list[Any] = field(default_factory=list)  # gunicorn worker objects given this slot
+
+    def live(self, server: Any) -> int:
+        """How many of its workers are alive (still in the arbiter's table); forgets the others."""
+        alive = list(server.WORKERS.values())
+        self.workers = [w for w in self.workers if any(w is a for a in alive)]
+        return len(self.workers)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+class SocketSlots:
+    """The workers' own sockets, held by the gunicorn master: a slot per worker, reused by its replacement.
+
+    - ``assign`` (master, ``pre_fork``): a new worker gets a new slot while there are fewer slots than
+      ``num_workers``, else the slot with the fewest live workers: a replacement takes its dead
+      predecessor's; after a reload (SIGHUP) each new worker shares an old worker's slot until that one
+      exits, so the slot is never without a worker that accepts.
+    - ``keep_only`` (the new worker, ``post_fork``): closes the worker's copies of the other slots, so
+      that a slot the master closes is really gone.
+    - ``release`` (master, ``child_exit``): closes slots nobody serves beyond ``num_workers`` (after
+      SIGTTOU), or bound to an address the configuration no longer has.
+    - ``stop`` (master, on SIGTERM/SIGINT/SIGQUIT): closes them all, as gunicorn closes its shared
+      socket, so that new connections are refused while the workers drain instead of waiting in a
+      queue nobody will serve.
+    """
+
+    def __init__(self, backlog: int) -> None:
+        self.backlog = backlog
+        self.slots: list[_Slot] = []
+        self.stopping = False
+        self._lock = threading.Lock()  # gunicorn's control-socket thread may manage workers too
+
+    @staticmethod
+    def _address(server: Any) -> tuple[Any, ...]:
+        return tuple(listener.getsockname() for listener in server.LISTENERS if _can_share(listener))
+
+    def assign(self, server: Any, worker: Any) -> list[socket.socket]:
+        """Give ``worker`` its slot's sockets (``worker.own_sockets``), creating the slot if needed."""
+        with self._lock:
+            self._release(server)
+            slot = None if self.stopping else self._slot_for(server)
+            worker.own_sockets = slot.sockets if slot else []
+            if slot:
+                slot.workers.append(worker)
+            return worker.own_sockets  # type: ignore[no-any-return]
+
+    def _slot_for(self, server: Any) -> _Slot | None:
+        address = self._address(server)
+        if not address:
+            return None
+        current = [slot for slot in self.slots if slot.address == address]
+        if len(current) >= server.num_workers:
+            return min(current, key=lambda s: s.live(server))
+        twins = [reuseport_twin(listener, self.backlog) for listener in server.LISTENERS if _can_share(listener)]
+        sockets = [twin for twin in twins if twin is not None]
+        if not sockets:
+            return None
+        self.slots.append(_Slot(address, sockets))
+        return self.slots[-1]
+
+    def keep_only(self, worker: Any) -> None:
+        """In a new worker: close the inherited copies of every other slot's sockets (no lock: another
+        master thread may have held it at the fork)."""
+        mine = getattr(worker, "own_sockets", [])
+        for slot in self.slots:
+            if slot.sockets is not mine:
+                slot.close()
+        self.slots = []
+
+    def release(self, server: Any) -> None:
+        """Close the slots no live worker serves that are surplus or bound to an old address."""
+        with self._lock:
+            self._release(server)
+
+    def _release(self, server: Any) -> None:
+        address = self._address(server)
+        served = sum(1 for slot in self.slots if slot.address == address and slot.live(server))
+        room = server.num_workers - served  # free slots kept for replacements
+        for slot in list(self.slots):
+            if slot.live(server):
+                continue
+            if slot.address == address and room > 0 and not self.stopping:
+                room -= 1
+                continue
+            slot.close()
+            self.slots.remove(slot)
+
+    def stop(self) -> None:
+        """Close every slot now (called from a signal handler: no lock, ``close`` is idempotent)."""
+        self.stopping = True
+        for slot in list(self.slots):
+            slot.close()
+
+
 class BalancedUvicornWorker(UvicornWorker):  # type: ignore[misc]
-    """``uvicorn_worker.UvicornWorker`` serving a ``SO_REUSEPORT`` socket of its own besides the shared one."""
+    """``uvicorn_worker.UvicornWorker`` serving its slot's sockets (``own_sockets``, given by the master
+    through app/gunicorn_conf.py) besides the shared ones."""
 
     async def _serve(self) -> None:  # UvicornWorker._serve's steps, with the worker's own sockets added
         self.config.app = self.wsgi
-        own = [twin for twin in (reuseport_twin(s, self.config.backlog) for s in self.sockets) if twin]
+        own = list(getattr(self, "own_sockets", []))
         server = Server(config=self.config)
         self._install_sigquit_handler()
-        try:
-            await server.serve(sockets=[*own, *self.sockets])
-        finally:
-            for twin in own:
-                twin.close()
+        await server.serve(sockets=[*own, *self.sockets])
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)

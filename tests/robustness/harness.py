@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -194,6 +194,15 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"{what} within {timeout} s")
 
 
+class Failure(NamedTuple):
+    """A request that failed: when it ended, what happened, how long it took, which client thread sent it."""
+
+    when: float
+    detail: str
+    taken: float
+    client: int
+
+
 @dataclass
 class Load:
     """Client threads sending create-then-retrieve pairs without retries; failures are kept, not hidden."""
@@ -202,7 +211,7 @@ class Load:
     clients: int
     acknowledged: list[str] = field(default_factory=list)
     ok: int = 0
-    failures: list[tuple[float, str, float]] = field(default_factory=list)  # (when, what, seconds taken)
+    failures: list[Failure] = field(default_factory=list)
     last_ok: float = 0.0
     ok_times: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -224,7 +233,7 @@ class Load:
         with self._lock:
             return min((t for t in self.ok_times if t > moment), default=float("inf"))
 
-    def _record(self, started: float, response: httpx.Response | None, error: str | None = None) -> bool:
+    def _record(self, client: int, started: float, response: httpx.Response | None, error: str | None = None) -> bool:
         now = time.monotonic()
         with self._lock:
             if response is not None and response.status_code < 500:
@@ -233,27 +242,27 @@ class Load:
                 self.ok_times.append(now)
                 return True
             detail = error or f"{response.status_code if response is not None else '?'}"
-            self.failures.append((now, detail, now - started))
+            self.failures.append(Failure(now, detail, now - started, client))
             return False
 
-    def _call(self, send: Callable[[], httpx.Response]) -> httpx.Response | None:
+    def _call(self, client: int, send: Callable[[], httpx.Response]) -> httpx.Response | None:
         started = time.monotonic()
         try:
             response = send()
         except httpx.TransportError as exc:
-            self._record(started, None, f"{type(exc).__name__}: {exc}")
+            self._record(client, started, None, f"{type(exc).__name__}: {exc}")
             return None
-        return response if self._record(started, response) else None
+        return response if self._record(client, started, response) else None
 
     def _run(self, n: int) -> None:
         with httpx.Client(base_url=self.url, timeout=30) as client:
             i = 0
             while not self._stop.is_set():
                 i += 1
-                created = self._call(lambda: client.post(QPR, json={"name": f"load {n}-{i}"}))  # noqa: B023
+                created = self._call(n, lambda: client.post(QPR, json={"name": f"load {n}-{i}"}))  # noqa: B023
                 if created is None:
                     continue
                 assert created.status_code == 201, created.text
                 with self._lock:
                     self.acknowledged.append(created.json()["id"])
-                self._call(lambda: client.get(f"{QPR}/{created.json()['id']}"))  # noqa: B023
+                self._call(n, lambda: client.get(f"{QPR}/{created.json()['id']}"))  # noqa: B023

@@ -103,8 +103,8 @@ def test_an_outage_while_requests_flow_to_a_server_process(
     finally:
         restarted.stop()
         mongo.stop()
-    kinds = sorted({detail for _, detail, _ in load.failures})
-    slowest = max((taken for _, _, taken in load.failures), default=0.0)
+    kinds = sorted({f.detail for f in load.failures})
+    slowest = max((f.taken for f in load.failures), default=0.0)
     record_figures({"fault": "mongod stopped 3 s under load (tmf680 serve, 4 client connections)",
                     "requests_ok": load.ok, "requests_failed_503": len(load.failures), "failure_kinds": kinds,
                     "slowest_503_s": round(slowest, 2), "acknowledged_creates": len(load.acknowledged),
@@ -114,7 +114,6 @@ def test_an_outage_while_requests_flow_to_a_server_process(
                     "recovery_after_mongod_answered_s": round(max(0.0, recovered_s - (answered_at - restarted_at)), 2)})
     assert load.failures and kinds == ["503"]  # failures, all of them 503s: no 500, no dropped connection
     # confined to the outage: nothing failed before mongod stopped, no request started after the recovery failed
-    assert all(stopped_at <= when and when - taken <= load.first_ok_after(restarted_at)
-               for when, _, taken in load.failures)
+    assert all(stopped_at <= f.when and f.when - f.taken <= load.first_ok_after(restarted_at) for f in load.failures)
     assert slowest < 3.0  # the 500 ms server selection timeout, not a hang
     assert missing == []
