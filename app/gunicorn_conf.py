@@ -24,7 +24,10 @@ _balanced = os.environ.get("TMF680_REUSE_PORT", "true").strip().lower() != "fals
 worker_class = "app.gunicorn_worker.BalancedUvicornWorker" if _balanced else "uvicorn_worker.UvicornWorker"
 graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("TMF680_WORKER_TIMEOUT", "60"))
-keepalive = 5
+# Seconds an idle keep-alive connection is kept. Behind a load balancer or proxy that pools connections,
+# set it above the balancer's own idle timeout (AWS ALB: 60 -> 65): a server that closes first can close a
+# connection the balancer is just sending a request on, which the client sees as a 502.
+keepalive = int(os.environ.get("TMF680_KEEPALIVE_S", "5"))
 preload_app = False  # the app (and its Mongo client) is built in each worker, after fork
 accesslog = os.environ.get("TMF680_ACCESS_LOG") or None
 

@@ -152,3 +152,27 @@ def test_a_stopping_server_refuses_new_connections_while_it_drains(
         assert server.process.wait(30) == 0
     assert listening and refused == 20
     assert answers == [201]
+
+
+def _idle_then_ask(port: int, idle_s: float) -> bytes:
+    """One request, ``idle_s`` seconds idle, a second request on the same connection: its answer (b"" when
+    the server closed the connection meanwhile)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(idle_s)
+        try:
+            client.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+            return client.recv(65536)
+        except ConnectionResetError:
+            return b""
+
+
+def test_idle_keep_alive_connections_are_kept_for_the_configured_time(tmp_path: Path, mongo_uri: str) -> None:
+    """TMF680_KEEPALIVE_S: a connection idle 2 s is still served with 4, closed by the server with 1."""
+    with running("gunicorn", tmp_path, mongo_uri, WEB_CONCURRENCY="1", TMF680_WORKERS="false",
+                 TMF680_KEEPALIVE_S="4") as server:
+        assert _idle_then_ask(_port(server.url), 2.0).startswith(b"HTTP/1.1 200")
+    with running("gunicorn", tmp_path, mongo_uri, WEB_CONCURRENCY="1", TMF680_WORKERS="false",
+                 TMF680_KEEPALIVE_S="1") as server:
+        assert _idle_then_ask(_port(server.url), 2.0) == b""
