@@ -21,7 +21,7 @@ import logging
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.arbiter import Arbiter
@@ -66,13 +66,10 @@ def reuseport_twin(listener: Any, backlog: int) -> socket.socket | None:
 class _Slot:
     address: tuple[Any, ...]  # the addresses of the listeners its sockets twin
     sockets: list[socket.socket]
-    workers: list[Any] = field(default_factory=list)  # gunicorn worker objects given this slot
 
     def live(self, server: Any) -> int:
-        """How many of its workers are alive (still in the arbiter's table); forgets the others."""
-        alive = list(server.WORKERS.values())
-        self.workers = [w for w in self.workers if any(w is a for a in alive)]
-        return len(self.workers)
+        """How many live workers (the arbiter's table) serve it: those given its sockets."""
+        return sum(1 for w in server.WORKERS.values() if getattr(w, "own_sockets", None) is self.sockets)
 
     def close(self) -> None:
         for sock in self.sockets:
@@ -105,15 +102,12 @@ class SocketSlots:
     def _address(server: Any) -> tuple[Any, ...]:
         return tuple(listener.getsockname() for listener in server.LISTENERS if _can_share(listener))
 
-    def assign(self, server: Any, worker: Any) -> list[socket.socket]:
+    def assign(self, server: Any, worker: Any) -> None:
         """Give ``worker`` its slot's sockets (``worker.own_sockets``), creating the slot if needed."""
         with self._lock:
             self._release(server)
             slot = None if self.stopping else self._slot_for(server)
             worker.own_sockets = slot.sockets if slot else []
-            if slot:
-                slot.workers.append(worker)
-            return worker.own_sockets  # type: ignore[no-any-return]
 
     def _slot_for(self, server: Any) -> _Slot | None:
         address = self._address(server)
@@ -122,7 +116,7 @@ class SocketSlots:
         current = [slot for slot in self.slots if slot.address == address]
         if len(current) >= server.num_workers:
             return min(current, key=lambda s: s.live(server))
-        twins = [reuseport_twin(listener, self.backlog) for listener in server.LISTENERS if _can_share(listener)]
+        twins = [reuseport_twin(listener, self.backlog) for listener in server.LISTENERS]  # None: not shareable
         sockets = [twin for twin in twins if twin is not None]
         if not sockets:
             return None
@@ -145,11 +139,10 @@ class SocketSlots:
 
     def _release(self, server: Any) -> None:
         address = self._address(server)
-        served = sum(1 for slot in self.slots if slot.address == address and slot.live(server))
+        unserved = [slot for slot in self.slots if not slot.live(server)]
+        served = sum(1 for slot in self.slots if slot.address == address and slot not in unserved)
         room = server.num_workers - served  # free slots kept for replacements
-        for slot in list(self.slots):
-            if slot.live(server):
-                continue
+        for slot in unserved:
             if slot.address == address and room > 0 and not self.stopping:
                 room -= 1
                 continue

@@ -140,6 +140,14 @@ def _age_s(created: datetime | None, now: datetime) -> float:
     return max(0.0, (now - _utc(created)).total_seconds()) if created else 0.0
 
 
+def _per_label(name: str, documentation: str, label: str, counts: dict[str, int]) -> GaugeMetricFamily:
+    """A gauge with one sample per ``label`` value, in a stable order."""
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
+    return family
+
+
 class StoreCollector:
     """Gauges read from MongoDB at scrape time: one set of reads per scrape, whatever the number of
     workers (in multiprocess mode only the worker answering the scrape runs it)."""
@@ -172,17 +180,13 @@ class StoreCollector:
 
     def _read(self, now: datetime) -> list[Metric]:
         container = self._container
-        tasks = GaugeMetricFamily("tmf680_tasks", "queryProductRecommendation tasks per state (accepted = queued)",
-                                  labels=["state"])
-        for state, count in sorted(task_counts(container).items()):
-            tasks.add_metric([state], count)
+        tasks = _per_label("tmf680_tasks", "queryProductRecommendation tasks per state (accepted = queued)",
+                           "state", task_counts(container))
         task_age = GaugeMetricFamily("tmf680_task_queue_oldest_age_seconds",
                                      "Age of the oldest accepted (not yet started) task; 0 when none",
                                      value=_age_s(oldest_task_created(container), now))
-        deliveries = GaugeMetricFamily("tmf680_deliveries", "Event deliveries per status (pending = queued)",
-                                       labels=["status"])
-        for status, count in sorted(delivery_counts(container).items()):
-            deliveries.add_metric([status], count)
+        deliveries = _per_label("tmf680_deliveries", "Event deliveries per status (pending = queued)",
+                                "status", delivery_counts(container))
         delivery_age = GaugeMetricFamily("tmf680_delivery_queue_oldest_age_seconds",
                                          "Age of the oldest pending event delivery; 0 when none",
                                          value=_age_s(oldest_pending_delivery_created(container), now))

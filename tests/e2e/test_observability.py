@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -81,23 +82,28 @@ def requests(samples: Samples, operation: str, method: str, status: int) -> floa
     return value(samples, REQUESTS, operation=operation, method=method, status=str(status))
 
 
-@pytest.fixture
-def access_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The JSON access lines written while the test runs, as the JSON formatter writes them."""
+@contextmanager
+def json_logs(name: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The lines logger ``name`` writes (INFO and up) inside the block, as the JSON formatter writes them."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("tmf680.access")
+    logger = logging.getLogger(name)
     level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
-    def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines()]
 
-    yield lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+@pytest.fixture
+def access_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON access lines written while the test runs."""
+    with json_logs("tmf680.access") as lines:
+        yield lines
 
 
 # --- request counters and latency ------------------------------------------------------------------
@@ -295,19 +301,9 @@ def test_a_correlation_id_header_is_logged_and_errors_have_a_line(
 
 
 def test_other_logs_of_a_request_carry_its_request_id(client: Any) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("app.errors")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
+    with json_logs("app.errors") as logged:
         assert client.get(f"{QPR}/missing", headers={"X-Request-ID": "trace-me"}).status_code == 404
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    lines = logged()
     assert lines and all(line["request_id"] == "trace-me" for line in lines)
     assert "rejected with 404" in lines[0]["message"]
 
