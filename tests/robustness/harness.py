@@ -115,11 +115,14 @@ def assert_tmf_error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def worker_pids(master: int) -> set[int]:
-    """The children of a gunicorn master (its workers)."""
+    """The children of a gunicorn master (its workers). A master thread (gunicorn's control socket, a
+    reload) can end between listing the threads and reading one: it has no children then."""
     children: set[int] = set()
     for task in Path(f"/proc/{master}/task").iterdir():
-        with open(task / "children") as fh:
-            children.update(int(pid) for pid in fh.read().split())
+        try:
+            children.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue
     return children
 
 
