@@ -50,6 +50,17 @@ def own_base_path(document: VendoredDocument) -> str:
     return str(document.unvalidated().get("basePath") or "/").rstrip("/")
 
 
+def prepare_documents(settings: Settings) -> None:
+    """Read, normalise and validate every mounted document once (cached for the process): the
+    gunicorn master calls it before forking, so workers inherit the result instead of each spending
+    seconds on validation at start."""
+    for mount in settings.mount_paths:
+        TMF680.normalised(mount)
+    TMF680.raw()
+    for document, _ in INBOUND:
+        document.normalised(own_base_path(document), only=LISTENER_PREFIX)
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
     settings = settings or Settings.load()
     configure_logging(settings.log_level, settings.log_format)

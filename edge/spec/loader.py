@@ -70,9 +70,7 @@ class VendoredDocument:
         ``only``: a path prefix (``/listener/``); the other paths, and the definitions only they use,
         are left out. Only what is kept is validated: the TMF620 document alone takes seconds to
         validate whole, at every worker start."""
-        if only is None:
-            return normalise(self.raw(), base_path=base_path, fixes=self.fixes())
-        return normalise(self.unvalidated(), base_path=base_path, fixes=self.fixes(), only=only)
+        return json.loads(_normalised_text(self, base_path, only))  # type: ignore[no-any-return]
 
 
 TMF680 = VendoredDocument("tmf680", "TMF680-Recommendation-v4.0.0.swagger.json")
@@ -95,6 +93,15 @@ def _text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read OpenAPI document {path}: {exc}") from exc
+
+
+@cache
+def _normalised_text(document: VendoredDocument, base_path: str, only: str | None) -> str:
+    """Normalised and validated once per process: the gunicorn master does it before forking
+    (``app.factory.prepare_documents``), so its workers start without validating again."""
+    if only is None:
+        return json.dumps(normalise(document.raw(), base_path=base_path, fixes=document.fixes()))
+    return json.dumps(normalise(document.unvalidated(), base_path=base_path, fixes=document.fixes(), only=only))
 
 
 @cache
