@@ -31,7 +31,8 @@ class EventCallback:
     def _validator(self, event_type: str) -> Draft4Validator:
         validator = self._validators.get(event_type)
         if validator is None:
-            schema = {"$ref": DEFINITIONS + event_type, "definitions": self._definitions}
+            schema = {**inline(self._definitions[event_type], self._definitions, (event_type,)),
+                      "definitions": self._definitions}
             validator = Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
             self._validators[event_type] = validator
         return validator
@@ -45,3 +46,32 @@ class EventCallback:
             where = "/".join(str(p) for p in error.absolute_path) or "the body"
             raise InvalidRequest(f"not a valid {event_type}: {error.message} (at {where})")
         return self._resolve(self._events[event_type][1])(data=data)
+
+
+def inline(schema: Any, definitions: dict[str, Any], stack: tuple[str, ...] = ()) -> Any:
+    """The schema with every ``#/definitions/...`` reference replaced by the definition itself, except
+    a reference back into a definition being inlined (kept, resolved from ``definitions``): jsonschema
+    then validates without looking references up, several times faster on these documents."""
+    if isinstance(schema, list):
+        return [inline(item, definitions, stack) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(DEFINITIONS):
+        name = ref[len(DEFINITIONS):]
+        if name in stack or name not in definitions:
+            return {"$ref": ref}
+        return inline(definitions[name], definitions, (*stack, name))
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: inline(sub, definitions, stack) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS:
+            out[key] = inline(value, definitions, stack)
+        else:  # "enum", "example", "required", ...: data, left alone
+            out[key] = value
+    return out
+
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependencies"})  # name → schema
+_SUBSCHEMAS = frozenset({"items", "additionalProperties", "allOf", "anyOf", "oneOf", "not"})  # schema(s)

@@ -61,11 +61,14 @@ class CatalogEventStore(Protocol):
               expected: Stamped | None) -> bool: ...
 
 
+
 class HistoryEventStore(Protocol):
     def current(self, kind: str, resource_id: str) -> Stamped | None: ...
 
     def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
               stamp: str, expected: Stamped | None) -> bool: ...
+
+    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,9 @@ class InboundEvents:
             raise InvalidRequest(f"{event_type} has no event.{target.resource}.id")
         resource_id = str(resource["id"])
         key = stamp(resource, event, action, self._clock())
+        if action is Action.CREATE and target.history:  # the whole resource: one conditional upsert, no read
+            record = _history_record(target.history, dict(resource))
+            return Outcome.APPLIED if self._history.put_if_newer(record, dict(resource), key) else Outcome.STALE
         for _ in range(_ATTEMPTS):
             stored = self._current(target, resource_id)
             if stored is not None and stored.stamp is not None and key <= stored.stamp:

@@ -12,7 +12,7 @@ from pymongo.database import Database
 from services.history import ORDER, HistoryRecord
 from services.ports import Stamped
 from storage.codec import decode, encode
-from storage.mongo import stamped_write, translate_errors
+from storage.mongo import stamped_put, stamped_write, translate_errors
 
 COLLECTION = "customerHistory"
 
@@ -68,6 +68,11 @@ class MongoHistoryRepository:
             fields = self._fields(record, document)
         return stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
                              expected is not None, expected.stamp if expected else None)
+
+    @translate_errors
+    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool:
+        """Store one whole product or order unless the stored one's stamp is not older (one round trip)."""
+        return stamped_put(self._col, {"kind": record.kind, "id": record.id}, self._fields(record, document), stamp)
 
     @translate_errors
     def held_offerings(self, customer_id: str, now: datetime) -> frozenset[str]:

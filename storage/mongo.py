@@ -94,3 +94,15 @@ def stamped_write(col: Collection, key: Mapping[str, Any], fields: Mapping[str, 
             return False
         return True
     return col.update_one({**key, "stamp": expected_stamp}, {"$set": dict(fields)}).matched_count == 1
+
+
+def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
+                stamp: str) -> bool:
+    """Insert or replace the document ``key`` with ``fields`` and ``stamp`` in one round trip, unless
+    the stored one has a stamp at least as great (then False: a duplicate or an older event)."""
+    newer = {"$or": [{"stamp": None}, {"stamp": {"$lt": stamp}}]}
+    try:
+        col.update_one({**key, **newer}, {"$set": {**fields, "stamp": stamp}}, upsert=True)
+    except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
+        return False
+    return True

@@ -143,6 +143,8 @@ def test_product_events_change_the_holdings_at_once(events: InboundEvents, store
     _, history = stores
     assert receive(events, product_event("Create", "2026-01-01T00:00:00Z", "active")) is Outcome.APPLIED
     assert history.held_offerings("c1", NOW) == {"tv"}
+    assert receive(events, product_event("Create", "2026-01-01T00:00:00Z", "terminated")) is Outcome.STALE
+    assert history.held_offerings("c1", NOW) == {"tv"}  # a create is one conditional upsert: a duplicate loses
     assert receive(events, product_event("StateChange", "2026-01-03T00:00:00Z", "terminated")) is Outcome.APPLIED
     assert history.held_offerings("c1", NOW) == frozenset()
     # a late attribute change from before the termination changes nothing
