@@ -101,7 +101,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 
-        install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
+        # before BodyGuard: no body is read for an anonymous caller
+        install_auth(app, settings, [m for _, mounts in inbound for m in mounts])
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
     errors.install(app, allowed)
     install_observability(app, container, settings)
