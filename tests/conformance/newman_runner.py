@@ -68,7 +68,7 @@ def run(collection: Path, environment: Path, out_dir: Path, server: str, timeout
         subprocess.run(
             [str(NEWMAN), "run", str(collection), "--environment", str(environment),
              "--reporters", "cli,json", "--reporter-json-export", str(report),
-             "--color", "off", "--disable-unicode"],
+             "--color", "off", "--disable-unicode", "--timeout-script", str(int(timeout_s * 1000))],
             stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s, check=False,
         )
     seconds = time.monotonic() - started

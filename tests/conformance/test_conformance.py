@@ -134,31 +134,35 @@ def counts_by_state(data_dir: Path) -> dict[str, int]:
         client.close()
 
 
+def stored_query(url: str, state: str, i: int) -> dict[str, Any]:
+    """A query as the storage layer holds it in ``state``; ``accepted`` ones shaped as earlier versions
+    stored them (no ``recommendationItem``: the API must still show the array)."""
+    qid = f"populated-{state}-{i}"
+    resource: dict[str, Any] = {"id": qid, "href": f"{url}{QPR}/{qid}", "name": qid, "state": state,
+                                "instantSyncRecommendation": False, "@type": "QueryProductRecommendation"}
+    if state != "accepted":
+        resource["recommendationItem"] = []
+    if state == "terminatedWithError":
+        resource["stateReason"] = "populated for the conformance run"
+    return resource
+
+
 def populate(live: Live, per_state: int) -> None:
-    """``per_state`` queries in each task state: ``done`` ones through the API (the engine's real answers),
-    the others through the storage layer, ``accepted`` ones shaped as earlier versions stored them (no
-    ``recommendationItem``: the API must still show the array)."""
-    with httpx.Client(base_url=live.url, timeout=30) as client:
-        for i in range(per_state):
-            created = client.post(QPR, json={"name": f"populated-{i}", "channel": [{"id": "web"}],
-                                             "relatedParty": {"id": f"customer-{i % 97}", "role": "customer"}})
-            assert created.status_code == 201 and created.json()["state"] == "done", created.text
+    """``per_state`` queries in each task state, interleaved in time so that every page mixes them:
+    ``done`` ones through the API (the engine's real answers), the others through the storage layer."""
     uri = running_uri(live.data_dir)
     assert uri
     mongo: MongoClient[Any] = MongoClient(uri)
     try:
         repo = MongoQueryRepository(mongo[DB_NAME])
-        for state in ("accepted", "inProgress", "terminatedWithError"):
+        with httpx.Client(base_url=live.url, timeout=30) as client:
             for i in range(per_state):
-                resource: dict[str, Any] = {
-                    "id": f"populated-{state}-{i}", "href": f"{live.url}{QPR}/populated-{state}-{i}",
-                    "name": f"populated-{state}-{i}", "state": state, "instantSyncRecommendation": False,
-                    "@type": "QueryProductRecommendation"}
-                if state == "inProgress":
-                    resource["recommendationItem"] = []
-                if state == "terminatedWithError":
-                    resource |= {"recommendationItem": [], "stateReason": "populated for the conformance run"}
-                repo.add(resource, [])
+                created = client.post(QPR, json={"name": f"populated-done-{i}", "channel": [{"id": "web"}],
+                                                 "relatedParty": {"id": f"customer-{i % 97}",
+                                                                  "@referredType": "Customer"}})
+                assert created.status_code == 201 and created.json()["state"] == "done", created.text
+                for state in ("accepted", "inProgress", "terminatedWithError"):
+                    repo.add(stored_query(live.url, state, i), [])
     finally:
         mongo.close()
 
