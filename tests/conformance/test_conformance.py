@@ -33,7 +33,7 @@ from newman_runner import RunResult, collections, requires_catalogue, run, write
 from pymongo import MongoClient
 from servers import terminate, tmf680, wait_for_port
 
-from app.embedded_mongo import free_port, running_uri
+from runtime.embedded_mongo import free_port, running_uri
 from storage.query_repository import MongoQueryRepository
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
