@@ -47,6 +47,8 @@ class CatalogSource(Protocol):
 
     def changes_since(self, seq: int) -> CatalogChanges: ...
 
+    def counts(self) -> dict[str, int]: ...
+
 
 class ModelSource(Protocol):
     def latest_version(self) -> int: ...
@@ -118,6 +120,10 @@ class EngineProvider:
         finally:
             self._lock.release()
 
+    def _same_size(self, catalog: Catalog) -> bool:
+        """The store holds as many live offerings and categories as ``catalog`` (one count each)."""
+        return _sizes(self._catalog.counts()) == (len(catalog), len(catalog.categories))
+
     def _refresh(self, state: EngineState | None) -> EngineState:
         catalog_version = self._catalog.version()
         model_version = self._models.latest_version()
@@ -133,6 +139,9 @@ class EngineProvider:
             catalog = state.engine.catalog.changed(changes.offerings, changes.categories) if changes \
                 else state.engine.catalog
             settled = state.catalog_version
+            if catalog_version != state.catalog_version and not self._same_size(catalog):
+                # documents were removed outright (not retired): only a whole read can tell which
+                catalog = Catalog.from_documents(self._catalog.offerings(), self._catalog.categories())
             if catalog is state.engine.catalog and state.model_version == model_version:
                 return EngineState(state.engine, catalog_version, model_version, state.model_created, settled)
         model, created = None, None
@@ -146,6 +155,10 @@ class EngineProvider:
         log.info("engine ready: catalogue v%s (%d offerings), model v%s (%s) in %.3f s", catalog_version,
                  len(catalog), model_version, model.kind if model else "none", time.perf_counter() - started)
         return EngineState(Engine(catalog, model), catalog_version, model_version, created, settled)
+
+
+def _sizes(counts: Mapping[str, int]) -> tuple[int, int]:
+    return counts.get("productOffering", 0), counts.get("category", 0)
 
 
 def _ids(refs: Any) -> tuple[str, ...]:

@@ -51,6 +51,11 @@ class FakeCatalog:
         self.incremental_reads += 1
         return CatalogChanges({i: d for i, (s, d) in self.written.items() if s > seq}, {})
 
+    def counts(self) -> dict[str, int]:
+        live = {d["id"] for d in self.docs} | {i for i, (_, d) in self.written.items() if d is not None}
+        live -= {i for i, (_, d) in self.written.items() if d is None}
+        return {"productOffering": len(live), "category": len(CATEGORIES)}
+
     def write(self, offering_id: str, doc: dict[str, Any] | None) -> None:
         self.v += 1
         self.written[offering_id] = (self.v, doc)
@@ -252,3 +257,14 @@ def test_a_changed_catalogue_is_read_incrementally() -> None:
     assert catalog.reads == 1 and catalog.incremental_reads == 2
     clock[0] = 30.0  # settled: nothing more is read
     assert provider.current().engine.catalog is provider.current().engine.catalog and catalog.incremental_reads == 2
+
+
+def test_offerings_removed_without_a_tombstone_are_found_by_a_whole_read() -> None:
+    clock = [0.0]
+    catalog = FakeCatalog(list(OFFERINGS))
+    provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0])
+    assert "phone" in provider.current().engine.catalog
+    catalog.docs = [d for d in OFFERINGS if d["id"] != "phone"]  # deleted outright: no change to read
+    catalog.v += 1
+    clock[0] = 10.0
+    assert "phone" not in provider.current().engine.catalog and catalog.reads == 2
