@@ -31,6 +31,7 @@ from app.wsgi_bridge import WSGIBridge
 from app.wsgi_bridge import install as install_bridge
 from handlers import hub, listener, query_product_recommendation
 from handlers.context import EXTENSION
+from mcp_edge.endpoint import install_mcp
 
 OPERATIONS = {
     "createQueryProductRecommendation": query_product_recommendation.create,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         _serve_document(app, document, mount)
     install_health(app)
     install_docs(app, settings.mount_paths)
+    install_mcp(app, container, settings)  # before auth and the body guard: the endpoint does its own
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from app.auth import install_auth
 

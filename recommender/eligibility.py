@@ -235,7 +235,10 @@ class EligibilityRules:
         ids = self.ref_ids
         held = set(held_refs)
         requires = self.requirements[candidate].tolist() if candidate < self.n_items else []
-        blocked_by, exempt_from, completes, upgrade_of = [], [], [], []
+        blocked_by: list[str] = []
+        exempt_from: list[str] = []
+        completes: list[str] = []
+        upgrade_of: list[str] = []
         for h in held_refs:
             if candidate in self.blocks[h]:
                 (blocked_by if candidate in self.blocked_by(h, replacements) else exempt_from).append(ids[h])
