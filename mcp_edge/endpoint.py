@@ -15,7 +15,8 @@ session kept in the process. With several gunicorn workers (or machines) a clien
 reach another process, which does not know a session another one created (the stateful mode would
 answer 404 "Session not found" there), and an SSE stream would pin a connection to one worker. The
 tools need nothing across requests (no server-initiated sampling, elicitation or notifications), so
-statelessness costs nothing and any worker serves any call.
+statelessness costs nothing and any worker serves any call. For the same reason only POST is served:
+GET (a stream for server-initiated messages) and DELETE (the end of a session) are 405.
 
 Authentication (``TMF680_AUTH=jwt``): the bearer token is verified as for the API (``app.auth``),
 before the body is read; a missing or invalid one is the API's 401 TMF Error with its
@@ -72,6 +73,10 @@ class McpEndpoint:
         if scope["type"] != "http" or scope.get("path") not in self.paths:
             await self.app(scope, receive, send)
             return
+        if scope.get("method") != "POST":
+            # No server-initiated messages, no sessions: the GET stream would only hold a connection
+            # open, and there is no session to DELETE. The MCP transport answers 405 for these.
+            raise RequestRejected(405, "this method is not defined for this resource", headers={"Allow": "POST"})
         if self.auth is not None:
             from app.auth import identify
 
