@@ -24,11 +24,11 @@ from pymongo import MongoClient
 from servers import terminate, tmf680, wait_for_port
 from token_issuer import AUDIENCE, ISSUER, Issuer
 
-from app.cli import load_demo_data
 from app.container import build_container
-from app.embedded_mongo import free_port
 from app.settings import Settings
-from app.spec import normalise, official_document
+from cli.demo import load_demo_data
+from edge.spec.loader import TMF680
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 QPR = f"{BASE}/queryProductRecommendation"
@@ -144,7 +144,7 @@ def test_tools_are_listed_with_schemas_from_the_document(gunicorn: str) -> None:
     tools = {tool.name: tool for tool in run(scenario)}
     assert set(tools) == TOOLS
     assert "$ref" not in json.dumps([tool.inputSchema for tool in tools.values()])
-    definitions = normalise(official_document())["definitions"]
+    definitions = TMF680.normalised()["definitions"]
     recommend = tools["recommend_offerings"].inputSchema["properties"]
     assert recommend["channel"]["items"]["properties"] == definitions["ChannelRef"]["properties"]
     assert recommend["relatedParty"]["required"] == definitions["RelatedParty"]["required"]

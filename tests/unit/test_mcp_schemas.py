@@ -9,9 +9,9 @@ import pytest
 from jsonschema import Draft4Validator, Draft202012Validator
 
 from app.settings import Settings
-from app.spec import SpecError, normalise, official_document
-from mcp_edge import schemas
-from mcp_edge.tools import _filter_pairs, build_tools, query_context
+from edge.mcp import schemas
+from edge.mcp.tools import _filter_pairs, build_tools, query_context
+from edge.spec.loader import TMF680, SpecError
 from services.errors import InvalidRequest
 
 DEFINITIONS = {
@@ -25,7 +25,7 @@ DEFINITIONS = {
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return normalise(official_document())
+    return TMF680.normalised()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The MCP tools: thin over the services the HTTP handlers use (parse → call a service → shape).
 
-Each tool is plain synchronous code (the services are), run in a worker thread by ``mcp_edge.server``.
-Its arguments have been validated against its schema (``mcp_edge.schemas``) before it runs; it
+Each tool is plain synchronous code (the services are), run in a worker thread by ``edge.mcp.server``.
+Its arguments have been validated against its schema (``edge.mcp.schemas``) before it runs; it
 raises the services' domain exceptions, which the server turns into tool errors with the messages
 the API's TMF Errors carry.
 """
@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.settings import Settings
-from handlers.responses import paged_headers
-from mcp_edge import schemas
+from edge.mcp import schemas
+from edge.mcp.ports import McpServices, McpSettings
+from edge.responses import paged_headers
 from services.errors import InvalidRequest
 from services.list_query import RESERVED, parse_fields, parse_list_query
-
-if TYPE_CHECKING:
-    from app.container import Container
 
 READ = "read"
 WRITE = "write"
@@ -31,7 +28,7 @@ class Call:
     """What one tool call runs with: the process's services, the caller's party (the per-party
     restriction's owner, else None) and the URL ``href``s of new queries are made under."""
 
-    container: Container
+    container: McpServices
     owner: str | None
     collection_url: str
 
@@ -110,7 +107,7 @@ def explain_recommendation(call: Call, arguments: Mapping[str, Any]) -> Result:
     return call.container.recommendations.explain(query_context(arguments), arguments["productOffering"]["id"])
 
 
-def build_tools(document: Mapping[str, Any], settings: Settings) -> tuple[Tool, ...]:
+def build_tools(document: Mapping[str, Any], settings: McpSettings) -> tuple[Tool, ...]:
     """The tools, their schemas derived from the (normalised) TMF680 document."""
     return (
         Tool("recommend_offerings", "Recommend product offerings",
@@ -119,7 +116,7 @@ def build_tools(document: Mapping[str, Any], settings: Settings) -> tuple[Tool, 
              "place, shopping-cart / order items, recommendationType (cross-sell, upsell, next-best-offer). "
              "The query is stored like an API POST (its id and href are returned, events are sent); the answer "
              "lists the offerings by priority, with ids and names. Never an offering the customer already holds.",
-             schemas.recommend_schema(document, settings), WRITE, recommend_offerings),
+             schemas.recommend_schema(document, settings.recommendation_limit), WRITE, recommend_offerings),
         Tool("get_recommendation_query", "Get a recommendation query",
              "Read one stored queryProductRecommendation by id (optionally only some first-level attributes: "
              "fields=name,state).",

@@ -1,7 +1,7 @@
 """The MCP tools' input schemas, derived from the TMF680 document the API is served from.
 
 Nothing here is a hand-written copy of a TM Forum schema: each tool argument that the document
-defines is taken from it (``app.spec``'s normalised document) with every ``#/definitions/...``
+defines is taken from it (``edge.spec.loader``'s normalised document) with every ``#/definitions/...``
 reference inlined, so a tool's schema is self-contained JSON Schema as MCP clients expect, and a
 change of the document changes the tools. What the document does not define (the ``customerId``
 shortcut, TMF630 list filters) is the tool's own and says so in its description.
@@ -16,8 +16,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from app.settings import Settings
-from app.spec import SpecError
+from edge.spec.loader import SpecError
 
 REF_PREFIX = "#/definitions/"
 _SWAGGER_ONLY = frozenset({"discriminator", "example", "readOnly", "xml", "externalDocs"})
@@ -114,15 +113,15 @@ def context_properties(document: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def recommend_schema(document: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+def recommend_schema(document: Mapping[str, Any], most: int) -> dict[str, Any]:
     create = definition_properties(document, CREATE, ("name", "description"))
     limit = parameter(document, LIST, "limit")
     arguments = {
         **context_properties(document),
         "name": create["name"],
         "description": create["description"],
-        "limit": {**limit, "minimum": 1, "maximum": settings.recommendation_limit,
-                  "description": f"How many ranked offerings to return (at most {settings.recommendation_limit}, "
+        "limit": {**limit, "minimum": 1, "maximum": most,
+                  "description": f"How many ranked offerings to return (at most {most}, "
                                  "TMF680_RECOMMENDATION_LIMIT; the stored query keeps them all)"},
     }
     return _tool_object(arguments)

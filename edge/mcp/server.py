@@ -6,7 +6,7 @@ token's scope for the tool (read or write, as for GET or POST), then the argumen
 tool's schema with Connexion's own request validator (so a bad argument gets the message the API
 gives the same mistake in a body), then the tool runs in a worker thread (the services block on
 MongoDB). Every failure is a tool error (``isError``) whose text is the message of the TMF Error the
-API would answer, mapped by ``app.errors.status_of``; the TMF Error itself is the structured content.
+API would answer, mapped by ``edge.errors.status_of``; the TMF Error itself is the structured content.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 from connexion.json_schema import Draft4RequestValidator, format_error_with_path
@@ -24,14 +24,11 @@ from mcp import types
 from mcp.server.lowlevel import Server
 from starlette.requests import Request
 
-from app.errors import error_body, status_of
-from app.settings import Settings
-from handlers.context import PARTY_SCOPE_KEY
-from mcp_edge.tools import READ, Call, Tool
+from edge.context import PARTY_SCOPE_KEY
+from edge.errors import error_body, status_of
+from edge.mcp.ports import McpServices, McpSettings
+from edge.mcp.tools import READ, Call, Tool
 from services.errors import InvalidRequest, NotFound
-
-if TYPE_CHECKING:
-    from app.container import Container
 
 log = logging.getLogger(__name__)
 CLAIMS_SCOPE_KEY = "tmf680.claims"  # mcp_edge.endpoint puts the verified token's claims here
@@ -62,16 +59,16 @@ def error_result(exc: BaseException) -> types.CallToolResult:
                                 structuredContent=error_body(status, message), isError=True)
 
 
-def collection_url(request: Request | None, settings: Settings) -> str:
+def collection_url(request: Request | None, settings: McpSettings) -> str:
     """Where the API serves the queries this request creates (for their ``href``), like
-    ``handlers.context.collection_url``: ``TMF680_PUBLIC_URL`` or the request's own host."""
+    ``edge.context.collection_url``: ``TMF680_PUBLIC_URL`` or the request's own host."""
     origin = settings.public_url
     if not origin:
         origin = str(request.base_url).rstrip("/") if request is not None else ""
     return f"{origin}{settings.base_path.rstrip('/')}/{COLLECTION}"
 
 
-def build_server(tools: Sequence[Tool], container: Container, settings: Settings) -> Server[Any, Any]:
+def build_server(tools: Sequence[Tool], container: McpServices, settings: McpSettings) -> Server[Any, Any]:
     server: Server[Any, Any] = Server("tmf680-recommendation", version=_version(), instructions=INSTRUCTIONS)
     by_name = {tool.name: tool for tool in tools}
     validators = {tool.name: Draft4RequestValidator(tool.input_schema, format_checker=Draft4Validator.FORMAT_CHECKER)
@@ -99,7 +96,7 @@ def build_server(tools: Sequence[Tool], container: Container, settings: Settings
                 raise NotFound(f"no tool named {name!r}; the tools are {', '.join(by_name)}")
             claims = scope.get(CLAIMS_SCOPE_KEY)
             if claims is not None:  # TMF680_AUTH=jwt (PyJWT is imported only then)
-                from app.auth import require_scope
+                from edge.auth import require_scope
 
                 require_scope(scopes[tool.access], claims)
             error = next(iter(validators[name].iter_errors(arguments)), None)  # as Connexion's validate()

@@ -18,34 +18,33 @@ tools need nothing across requests (no server-initiated sampling, elicitation or
 statelessness costs nothing and any worker serves any call. For the same reason only POST is served:
 GET (a stream for server-initiated messages) and DELETE (the end of a session) are 405.
 
-Authentication (``TMF680_AUTH=jwt``): the bearer token is verified as for the API (``app.auth``),
+Authentication (``TMF680_AUTH=jwt``): the bearer token is verified as for the API (``edge.auth``),
 before the body is read; a missing or invalid one is the API's 401 TMF Error with its
 ``WWW-Authenticate`` challenge, which MCP clients expect at the HTTP level. The scope is per tool
-(read or write), checked by ``mcp_edge.server`` as a tool error with the API's 403 message.
+(read or write), checked by ``edge.mcp.server`` as a tool error with the API's 403 message.
 Request bodies are bounded by ``TMF680_MAX_BODY_BYTES`` (the SDK's own limit, answered 413).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from connexion.middleware import MiddlewarePosition
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import RequestRejected
-from app.request_log import observation
-from app.settings import Settings
-from app.spec import normalise, official_document
-from handlers.context import PARTY_SCOPE_KEY
-from mcp_edge.server import CLAIMS_SCOPE_KEY, build_server
-from mcp_edge.tools import build_tools
+from edge.context import PARTY_SCOPE_KEY
+from edge.errors import RequestRejected
+from edge.mcp.ports import McpServices, McpSettings
+from edge.mcp.server import CLAIMS_SCOPE_KEY, build_server
+from edge.mcp.tools import build_tools
+from edge.request_log import observation
+from edge.spec.loader import TMF680
 
 if TYPE_CHECKING:
-    from app.auth import AccessPolicy, TokenVerifier
-    from app.container import Container
+    from edge.auth import AccessPolicy, AuthSettings, TokenVerifier
 
 OPERATION = "mcp"  # the access log's and metrics' operation label
 
@@ -78,7 +77,7 @@ class McpEndpoint:
             # open, and there is no session to DELETE. The MCP transport answers 405 for these.
             raise RequestRejected(405, "this method is not defined for this resource", headers={"Allow": "POST"})
         if self.auth is not None:
-            from app.auth import identify
+            from edge.auth import identify
 
             verifier, policy = self.auth
             claims, party = await identify(verifier, policy, Headers(scope=scope).get("authorization"))
@@ -88,7 +87,7 @@ class McpEndpoint:
         await self.manager.handle_request(scope, receive, send)
 
 
-def install_mcp(app: Any, container: Container, settings: Settings) -> None:
+def install_mcp(app: Any, container: McpServices, settings: McpSettings) -> None:
     """Serve the MCP endpoint at ``settings.mcp_path`` when ``TMF680_MCP`` is on (nothing otherwise).
 
     Call before the API's authentication and body guard are added: the endpoint is then in front of
@@ -96,19 +95,18 @@ def install_mcp(app: Any, container: Container, settings: Settings) -> None:
     """
     if not settings.mcp:
         return
-    document = official_document()
-    tools = build_tools(normalise(document, base_path=settings.base_path), settings)
+    tools = build_tools(TMF680.normalised(base_path=settings.base_path), settings)
     manager = StreamableHTTPSessionManager(build_server(tools, container, settings), json_response=True,
                                            stateless=True, max_request_body_size=settings.max_body_bytes)
     auth = None
     if settings.auth == "jwt":  # PyJWT only when used, as for the API
-        from app.auth import AccessPolicy, build_verifier
+        from edge.auth import AccessPolicy, build_verifier
 
         party_claim = settings.auth_party_claim if settings.restrict_to_party else None
-        auth = (build_verifier(settings), AccessPolicy.for_mounts((), party_claim=party_claim))
+        auth = (build_verifier(cast("AuthSettings", settings)), AccessPolicy.for_mounts((), party_claim=party_claim))
     app.add_middleware(McpEndpoint, position=MiddlewarePosition.BEFORE_ROUTING, manager=manager,
                        path=settings.mcp_path, auth=auth)
-    routes = observation(app, document, settings.mount_paths).static_routes
+    routes = observation(app, TMF680.raw(), settings.mount_paths).static_routes
     routes.update({settings.mcp_path: OPERATION, settings.mcp_path + "/": OPERATION})
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # the SDK logs every request at INFO
         logging.getLogger("mcp").setLevel(logging.WARNING)
