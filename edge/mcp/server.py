@@ -27,7 +27,7 @@ from starlette.requests import Request
 from edge.context import PARTY_SCOPE_KEY
 from edge.errors import error_body, status_of
 from edge.mcp.ports import McpServices, McpSettings
-from edge.mcp.tools import READ, Call, Tool
+from edge.mcp.tools import READ, WRITE, Call, Tool
 from services.errors import InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def build_server(tools: Sequence[Tool], container: McpServices, settings: McpSet
                                                      openWorldHint=False))
         for tool in tools
     ]
-    scopes = {READ: settings.auth_read_scope, "write": settings.auth_write_scope}
+    scopes = {READ: settings.auth_read_scope, WRITE: settings.auth_write_scope}
 
     @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]
     async def list_tools() -> list[types.Tool]:
