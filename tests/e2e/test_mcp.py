@@ -208,10 +208,10 @@ def test_get_and_list_recommendation_queries(gunicorn: str) -> None:
             return got, page, rest
 
     got, page, rest = run(scenario)
-    assert set(got) == {"id", "href", "@type", "name", "state"} and got["name"] == "q2" and got["state"] == "done"
+    assert set(got) == {"id", "href", "name", "state"} and got["name"] == "q2" and got["state"] == "done"
     assert page["totalCount"] == 3 and page["resultCount"] == 2 and page["partial"] is True
     assert [item["name"] for item in page["items"]] == ["q0", "q1"]
-    assert set(page["items"][0]) == {"id", "href", "@type", "name"}
+    assert set(page["items"][0]) == {"id", "href", "name"}
     assert rest["totalCount"] == 3 and rest["resultCount"] == 1 and rest["partial"] is False
 
 
