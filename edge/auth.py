@@ -382,15 +382,17 @@ def build_verifier(settings: AuthSettings) -> TokenVerifier:
                          settings.auth_leeway_s, required)
 
 
-def install_auth(app: Any, settings: AuthSettings) -> None:
+def install_auth(app: Any, settings: AuthSettings, other_mounts: Iterable[str] = ()) -> None:
     """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``; nothing otherwise.
 
+    ``other_mounts``: the mounts of the other documents (the TMF620/TMF637/TMF622 listeners, which
+    change the catalogue and the holdings: a hub POSTs its events with a token too).
     Call before the body guard is added, so an unauthenticated request is refused before its body
     is read."""
     if settings.auth != "jwt":
         return
     policy = AccessPolicy.for_mounts(
-        settings.mount_paths, settings.auth_read_scope, settings.auth_write_scope,
+        (*settings.mount_paths, *other_mounts), settings.auth_read_scope, settings.auth_write_scope,
         settings.auth_party_claim if settings.restrict_to_party else None,
     )
     app.add_middleware(BearerAuth, position=MiddlewarePosition.BEFORE_ROUTING,
