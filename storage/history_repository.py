@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import pymongo
 from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -17,6 +18,7 @@ from storage.mongo import translate_errors
 
 COLLECTION = "customerHistory"
 DUPLICATE_KEY = 11000
+BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
 
 
 def json_text(doc: dict[str, Any]) -> str:
@@ -58,15 +60,17 @@ class MongoHistoryRepository:
         if not docs:
             return 0
         try:
-            self._col.insert_many(docs, ordered=False)
+            with pymongo.timeout(BULK_TIMEOUT_S):  # a busy mongod may take longer than a request may wait
+                self._col.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             existing = sorted(e["index"] for e in errors)
             replace = [{k: v for k, v in docs[i].items() if k != "_id"} for i in existing]
-            self._col.bulk_write([ReplaceOne({"kind": d["kind"], "id": d["id"]}, d, upsert=True)
-                                  for d in replace], ordered=True)
+            with pymongo.timeout(BULK_TIMEOUT_S):
+                self._col.bulk_write([ReplaceOne({"kind": d["kind"], "id": d["id"]}, d, upsert=True)
+                                      for d in replace], ordered=True)
         return len(docs)
 
     @translate_errors
