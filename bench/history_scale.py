@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,26 +46,23 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_cli(args: list[str], env: dict[str, str], mongod_pid: int) -> dict[str, Any]:
-    """Run ``tmf680 ARGS``; wall seconds, peak RSS (MB), CPU seconds of the command and of mongod
-    meanwhile (on a busy machine, CPU time says more than wall time), and the command's output."""
+    """Run ``tmf680 ARGS``; wall seconds, the command's own peak RSS (MB) and CPU seconds (``wait4``),
+    mongod's CPU seconds meanwhile (on a busy machine CPU time says more than wall time), and the
+    command's output."""
     started, mongod_before = time.perf_counter(), cpu_seconds(mongod_pid)
-    process = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = process.communicate()
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
     if process.returncode:
-        raise RuntimeError(f"tmf680 {' '.join(args)} failed ({process.returncode}): {err[-2000:]}")
-    # RUSAGE_CHILDREN: CPU summed over the reaped children, peak RSS the largest of them (the commands
-    # run one at a time, import first: the import's own peak is far below training's)
-    total = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = total.ru_utime + total.ru_stime
-    spent, _CHILDREN_CPU[0] = cpu - _CHILDREN_CPU[0], cpu
-    return {"seconds": round(seconds, 2), "peakRssMB": round(total.ru_maxrss / 1024, 1),
-            "cpuSeconds": round(spent, 1),
-            "mongodCpuSeconds": round(cpu_seconds(mongod_pid) - mongod_before, 1), "stdout": out}
-
-
-_CHILDREN_CPU = [0.0]
+        raise RuntimeError(f"tmf680 {' '.join(args)} failed ({process.returncode}): {stderr[-2000:]}")
+    return {"seconds": round(seconds, 2), "peakRssMB": round(usage.ru_maxrss / 1024, 1),
+            "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "mongodCpuSeconds": round(cpu_seconds(mongod_pid) - mongod_before, 1), "stdout": stdout}
 
 
 def rss_mb(pid: int) -> float:
