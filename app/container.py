@@ -27,6 +27,7 @@ from storage.catalog_repository import MongoCatalogRepository
 from storage.history_repository import MongoHistoryRepository
 from storage.hub_repository import MongoHubRepository
 from storage.listener_repository import MongoListenerEventRepository
+from storage.model_cache import ModelFileCache
 from storage.model_repository import MongoModelRepository
 from storage.mongo import make_client
 from storage.notification_repository import MongoNotificationRepository
@@ -88,7 +89,9 @@ def build_container(settings: Settings) -> Container:
     notifications = MongoNotificationRepository(db)
     for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications):
         repo.ensure_indexes()
-    engines = EngineProvider(catalog, models, refresh_s=settings.model_refresh_s, after_rebuild=release_freed_memory)
+    shared_models = ModelFileCache(models, settings.model_cache_path)  # one mapped copy per machine
+    engines = EngineProvider(catalog, shared_models, refresh_s=settings.model_refresh_s,
+                             after_rebuild=release_freed_memory)
     recommendations = RecommendationProcessor(engines, history, default_limit=settings.recommendation_limit)
     events = event_factory()
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

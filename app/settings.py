@@ -54,6 +54,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Serve Prometheus metrics at /metrics (several workers: set PROMETHEUS_MULTIPROC_DIR)"),
     EnvVar("TMF680_RECOMMENDATION_LIMIT", "5", "How many offerings a recommendation lists at most"),
     EnvVar("TMF680_MODEL_REFRESH_S", "5", "How often (seconds) a server looks for a new catalogue or model version"),
+    EnvVar("TMF680_MODEL_CACHE_DIR", "",
+           "Writable directory where the workers of a machine share one copy of the model (mapped files, "
+           "one sub-directory per database); empty: `model-cache` under TMF680_DATA_DIR"),
     EnvVar("TMF680_WORKERS", "true",
            "Run the task and delivery workers inside every server process (false: only `tmf680 worker` runs them)"),
     EnvVar("TMF680_POLL_MS", "200", "How often an idle worker looks for tasks, events and due deliveries"),
@@ -238,6 +241,7 @@ class Settings:
     metrics: bool = True
     recommendation_limit: int = 5
     model_refresh_s: int = 5
+    model_cache_dir: Path | None = None
     workers: bool = True
     poll_ms: int = 200
     task_lease_s: int = 30
@@ -258,6 +262,11 @@ class Settings:
     auth_write_scope: str = ""
     auth_party_claim: str = "sub"
     auth_restrict_to_party: bool = False
+
+    @property
+    def model_cache_path(self) -> Path:
+        """This database's directory of the machine's model file cache."""
+        return (self.model_cache_dir or self.data_dir / "model-cache") / self.db_name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -302,6 +311,7 @@ class Settings:
             metrics=_bool(env, "TMF680_METRICS", "true"),
             recommendation_limit=_int(env, "TMF680_RECOMMENDATION_LIMIT", "5", 1),
             model_refresh_s=_int(env, "TMF680_MODEL_REFRESH_S", "5", 0),
+            model_cache_dir=Path(cache) if (cache := env.get("TMF680_MODEL_CACHE_DIR", "").strip()) else None,
             workers=_bool(env, "TMF680_WORKERS", "true"),
             poll_ms=_int(env, "TMF680_POLL_MS", "200", 10),
             task_lease_s=_int(env, "TMF680_TASK_LEASE_S", "30", 1),

@@ -71,15 +71,16 @@ def catalog_sync(base_url: str, page_size: int, retries: int, timeout_s: float) 
 
 
 def import_file(file: str, as_json: bool, label: str,
-                 run: Callable[[Iterator[Any], Container, Callable[[int], Any]], ImportReport]) -> None:
+                 run: Callable[[Iterator[Any], Container, Callable[[int], Any]], ImportReport],
+                 fast: bool = False) -> None:
     """Read FILE with line numbers, import it with a progress bar, print the summary; exit 1 when
-    nothing in a non-empty file could be imported."""
+    nothing in a non-empty file could be imported. ``fast``: see ``read_documents``."""
     from services.documents import read_documents
 
     settings = common.settings()
     stream = common.open_input(file)
     with common.container(settings) as container, stream, common.progress(label) as bar:
-        report = run(read_documents(stream), container, bar.update)
+        report = run(read_documents(stream, fast), container, bar.update)
     common.report(report, as_json)
     if report.read and not any(report.written.values()):
         raise SystemExit(1)

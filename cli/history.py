@@ -20,4 +20,4 @@ def history_import(file: str, as_json: bool) -> None:
     .gz accepted; - for stdin). Malformed lines are reported with their line numbers."""
     from services.imports import import_history
 
-    import_file(file, as_json, "history", lambda items, c, bar: import_history(items, c.history, bar))
+    import_file(file, as_json, "history", lambda items, c, bar: import_history(items, c.history, bar), fast=True)

@@ -4,8 +4,8 @@
 vocabulary, metadata, and dtype/shape of every array) and ``blobs`` maps each
 array name to ``np.save`` bytes written with ``allow_pickle=False``. The
 storage layer keeps them (e.g. a MongoDB document plus GridFS files) under a
-version number; ``from_payload`` refuses object arrays and checks the
-declared dtypes and shapes.
+version number; ``from_payload`` (bytes) and ``from_arrays`` (arrays already read, e.g. mapped
+from a file) refuse object arrays and check the declared dtypes and shapes.
 """
 
 from __future__ import annotations
@@ -77,20 +77,29 @@ class TrainedModel:
 
     @classmethod
     def from_payload(cls, meta: Mapping[str, Any], blobs: Mapping[str, bytes]) -> TrainedModel:
+        missing = [name for name in dict(meta.get("arrays") or {}) if name not in blobs]
+        if missing:
+            raise ValueError(f"payload lacks array {missing[0]!r}")
+        return cls.from_arrays(meta, {name: array_from_bytes(blob) for name, blob in blobs.items()})
+
+    @classmethod
+    def from_arrays(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> TrainedModel:
+        """The model of ``meta`` over already-read arrays: in memory, or mapped read-only from files
+        (``np.load(mmap_mode="r")``), which the model then uses without copying."""
         if meta.get("format") != PAYLOAD_FORMAT or meta.get("formatVersion") != PAYLOAD_VERSION:
             raise ValueError("not a recommender model payload of a supported version")
         kind = str(meta["kind"])
         if kind not in MODEL_KINDS:
             raise ValueError(f"unknown model kind {kind!r}")
-        arrays: dict[str, np.ndarray] = {}
+        checked: dict[str, np.ndarray] = {}
         for name, spec in dict(meta["arrays"]).items():
-            if name not in blobs:
+            if name not in arrays:
                 raise ValueError(f"payload lacks array {name!r}")
-            array = array_from_bytes(blobs[name])
-            if array.dtype.str != spec["dtype"] or list(array.shape) != list(spec["shape"]):
+            array = arrays[name]
+            if array.dtype.hasobject or array.dtype.str != spec["dtype"] or list(array.shape) != list(spec["shape"]):
                 raise ValueError(f"array {name!r} does not match its declared dtype/shape")
-            arrays[name] = array
-        model = MODEL_KINDS[kind].from_arrays(arrays, dict(meta.get("params") or {}))
+            checked[name] = array
+        model = MODEL_KINDS[kind].from_arrays(checked, dict(meta.get("params") or {}))
         return cls(
             kind=kind,
             vocabulary=tuple(str(v) for v in meta["vocabulary"]),

@@ -3,13 +3,17 @@ per-line error reporting, so one bad line never stops an import."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
+
 COLLECTION_KEY = "@collection"
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -21,13 +25,17 @@ class BadLine:
 Item = tuple[int, dict[str, Any] | BadLine]
 
 
-def read_documents(stream: IO[str]) -> Iterator[Item]:
+def read_documents(stream: IO[str], fast: bool = False) -> Iterator[Item]:
     """Yield ``(line number, document or BadLine)`` from a JSON array/object or NDJSON text stream.
 
     NDJSON is streamed line by line (files larger than memory import fine); a JSON array or a
     pretty-printed object is read whole, and its items are numbered by position. An object whose
     values are lists of objects (``{"category": [...], "productOffering": [...]}``) yields each
     item with ``@collection`` set to its key.
+
+    ``fast`` parses NDJSON lines with orjson (about three times faster: history files have millions
+    of lines); it reads an integer beyond 64 bits as a float, which no id or date is. Without it
+    (catalogues) such integers stay exact, as the storage codec keeps them.
     """
     buffered: list[str] = []
     first = ""
@@ -40,7 +48,7 @@ def read_documents(stream: IO[str]) -> Iterator[Item]:
         yield from _whole("".join(buffered) + stream.read())
         return
     for number, raw in enumerate(itertools.chain(buffered, stream), 1):
-        yield from _line(number, raw)
+        yield from _line(number, raw, fast)
 
 
 def _parses(text: str) -> bool:
@@ -67,14 +75,22 @@ def _expand(number: int, value: Any) -> Iterator[Item]:
     yield number, value
 
 
-def _line(number: int, raw: str) -> Iterator[Item]:
-    text = raw.strip()
-    if not text:
-        return
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        yield number, BadLine(number, f"not valid JSON: {exc}")
+def _line(number: int, raw: str, fast: bool) -> Iterator[Item]:
+    value: Any = _MISSING
+    if fast:
+        with contextlib.suppress(orjson.JSONDecodeError):  # a blank line, or an error worded below
+            value = orjson.loads(raw)
+    if value is _MISSING:
+        text = raw.strip()
+        if not text:
+            return
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            yield number, BadLine(number, f"not valid JSON: {exc}")
+            return
+    if isinstance(value, dict) and "id" in value:  # the usual line: one document
+        yield number, value
         return
     yield from _expand(number, value)
 

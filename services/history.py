@@ -42,8 +42,12 @@ class HistoryRecord:
     order_items: tuple[tuple[str, str], ...] = ()  # (order item id, offering id), orders only
 
 
+_SEPARATORS = str.maketrans("", "", " -_")
+
+
 def _token(value: Any) -> str:
-    return "".join(ch for ch in str(value or "").lower() if ch not in " -_")
+    """Lower case without separators: ``"Pending-Active"`` and ``"pendingActive"`` read alike."""
+    return str(value or "").lower().translate(_SEPARATORS)
 
 
 def customer_ids(parties: Any) -> tuple[str, ...]:

@@ -2,11 +2,15 @@
 
 Documents are read with line numbers; a bad one is reported and skipped, the rest are written in
 batches of idempotent upserts (by id), so a re-import changes nothing and the API keeps serving.
+History (millions of documents) keeps several batches in flight: while the database writes some,
+this thread parses the next.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +21,8 @@ from services.history import HistoryError, HistoryRecord, parse_history
 CATEGORY = "category"
 PRODUCT_OFFERING = "productOffering"
 BATCH = 1000
+HISTORY_BATCH = 2000
+IN_FLIGHT = 3  # history batches being written at once
 Progress = Callable[[int], None]
 
 
@@ -46,16 +52,20 @@ class ImportReport:
 
 def _documents(items: Iterable[Item], report: ImportReport,
                progress: Progress | None) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
-    """Count and report what was read; yield (line, document as read, document without the
-    reader's ``@collection`` hint) for the usable ones."""
+    """Count and report what was read (progress every thousand documents); yield (line, document
+    as read, document without the reader's ``@collection`` hint) for the usable ones."""
+    told = 0
     for line, doc in items:
         report.read += 1
-        if progress:
-            progress(1)
+        if progress and report.read - told >= 1000:
+            progress(report.read - told)
+            told = report.read
         if isinstance(doc, BadLine):
             report.errors.append(doc)
             continue
-        yield line, doc, {k: v for k, v in doc.items() if k != COLLECTION_KEY}
+        yield line, doc, ({k: v for k, v in doc.items() if k != COLLECTION_KEY} if COLLECTION_KEY in doc else doc)
+    if progress and report.read > told:
+        progress(report.read - told)
 
 
 def catalog_kind(doc: dict[str, Any]) -> str:
@@ -103,25 +113,47 @@ def import_catalog(items: Iterable[Item], store: CatalogStore, progress: Progres
 
 
 def import_history(items: Iterable[Item], store: HistoryStore, progress: Progress | None = None,
-                   batch: int = BATCH) -> ImportReport:
+                   batch: int = HISTORY_BATCH, in_flight: int = IN_FLIGHT) -> ImportReport:
+    """Parse and upsert TMF637/TMF622 documents, up to ``in_flight`` batches being written at once
+    (the store must be thread-safe); a batch that fails stops the import with its error. A document
+    whose kind and id are in a batch still being written waits for it: the later line wins."""
     report = ImportReport()
     pending: list[tuple[HistoryRecord, dict[str, Any]]] = []
+    writing: deque[tuple[Future[int], Counter[str], set[tuple[str, str]]]] = deque()
+    unsettled: set[tuple[str, str]] = set()  # kind and id of every document not yet written
 
-    def flush() -> None:
-        if pending:
-            store.upsert(pending)
-            for record, _ in pending:
-                report.count(record.kind, 1)
-            pending.clear()
+    def settle(limit: int) -> None:
+        while len(writing) > limit:
+            future, kinds, keys = writing.popleft()
+            future.result()
+            unsettled.difference_update(keys)
+            for kind, n in kinds.items():
+                report.count(kind, n)
 
-    for line, _, document in _documents(items, report, progress):
+    with ThreadPoolExecutor(max(1, in_flight), thread_name_prefix="history-import") as pool:
+        def flush() -> None:
+            if pending:
+                keys = {(r.kind, r.id) for r, _ in pending}
+                writing.append((pool.submit(store.upsert, list(pending)), Counter(r.kind for r, _ in pending), keys))
+                pending.clear()
+                settle(in_flight)
+
         try:
-            record = parse_history(document)
-        except (HistoryError, TypeError, AttributeError) as exc:
-            report.errors.append(BadLine(line, str(exc)))
-            continue
-        pending.append((record, document))
-        if len(pending) >= batch:
+            for line, _, document in _documents(items, report, progress):
+                try:
+                    record = parse_history(document)
+                except (HistoryError, TypeError, AttributeError) as exc:
+                    report.errors.append(BadLine(line, str(exc)))
+                    continue
+                key = (record.kind, record.id)
+                if key in unsettled:  # the same document again: write what came before it first
+                    flush()
+                    settle(0)
+                unsettled.add(key)
+                pending.append((record, document))
+                if len(pending) >= batch:
+                    flush()
             flush()
-    flush()
+        finally:
+            settle(0)
     return report

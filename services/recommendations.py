@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
+
 from recommender import Catalog, Engine, RecommendationContext, TrainedModel
 from recommender.engine import Recommendation
 from services.errors import UnknownReference
@@ -53,7 +55,8 @@ class CatalogSource(Protocol):
 class ModelSource(Protocol):
     def latest_version(self) -> int: ...
 
-    def load(self, version: int) -> tuple[dict[str, Any], dict[str, bytes], datetime] | None: ...
+    def load_arrays(self, version: int) -> tuple[dict[str, Any], Mapping[str, np.ndarray], datetime] | None:
+        """Metadata and arrays of a stored model (servers: mapped from the machine's file cache)."""
 
 
 class HistorySource(Protocol):
@@ -148,10 +151,10 @@ class EngineProvider:
         if state is not None and state.model_version == model_version:
             model, created = state.engine.model, state.model_created
         elif model_version:
-            loaded = self._models.load(model_version)
+            loaded = self._models.load_arrays(model_version)
             if loaded is not None:
-                meta, blobs, created = loaded
-                model = TrainedModel.from_payload(meta, blobs)
+                meta, arrays, created = loaded
+                model = TrainedModel.from_arrays(meta, arrays)
         log.info("engine ready: catalogue v%s (%d offerings), model v%s (%s) in %.3f s", catalog_version,
                  len(catalog), model_version, model.kind if model else "none", time.perf_counter() - started)
         return EngineState(Engine(catalog, model), catalog_version, model_version, created, settled)

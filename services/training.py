@@ -7,14 +7,17 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from recommender import TrainedModel, train
+from recommender import TrainedModel
+from recommender.interactions import InteractionBuilder
 from recommender.models import MODEL_KINDS
+from recommender.training import train_matrix
 
 DEFAULT_KIND = "ease"
 
 
 class InteractionSource(Protocol):
-    def interactions(self) -> Iterator[tuple[str, str]]: ...
+    def interaction_chunks(self) -> Iterator[tuple[list[str], list[str]]]:
+        """(customer ids, offering ids) of the stored interactions, chunk by chunk."""
 
 
 class ModelStore(Protocol):
@@ -34,19 +37,23 @@ def train_and_publish(history: InteractionSource, models: ModelStore, kind: str 
                       progress: Callable[[int], object] | None = None) -> tuple[int, TrainedModel]:
     """Train ``kind`` on every stored interaction and save it as the newest model version.
 
-    ``progress(n)`` is told of every interaction read (the slow part on a large history)."""
+    The interactions are streamed chunk by chunk into integer arrays (``InteractionBuilder``), so
+    tens of millions fit in memory; ``progress(n)`` is told of every chunk read."""
     if kind not in MODEL_KINDS:
         raise TrainingError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
     started = time.perf_counter()
-    pairs = []
-    for pair in history.interactions():
-        pairs.append(pair)
+    builder = InteractionBuilder()
+    for customers, offerings in history.interaction_chunks():
+        builder.add(customers, offerings)
         if progress is not None:
-            progress(1)
-    if not pairs:
+            progress(len(customers))
+    data = builder.build()
+    if not data.n_interactions:
         raise TrainingError("no customer history to train on (tmf680 history import / demo load)")
-    model = train(pairs, kind, dict(params or {}), seed=seed)
-    model.metadata["readSeconds"] = round(time.perf_counter() - started - model.metadata["trainingSeconds"], 4)
+    read_seconds = time.perf_counter() - started
+    model = train_matrix(data, kind, dict(params or {}), seed=seed)
+    del data
+    model.metadata["readSeconds"] = round(read_seconds, 4)
     meta, blobs = model.to_payload()
     version = models.save(meta, blobs)
     return version, model

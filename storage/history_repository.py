@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import orjson
+import pymongo
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from services.history import ORDER, HistoryRecord
 from services.ports import Stamped
-from storage.codec import decode, encode
+from storage.codec import decode
 from storage.mongo import stamped_put, stamped_write, translate_errors
 
 COLLECTION = "customerHistory"
+DUPLICATE_KEY = 11000
+BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
+
+
+def json_text(doc: dict[str, Any]) -> str:
+    """The document as compact JSON text (integers beyond 64 bits too)."""
+    try:
+        return orjson.dumps(doc).decode()
+    except TypeError:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 class MongoHistoryRepository:
@@ -35,17 +49,36 @@ class MongoHistoryRepository:
             "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
             "start": rec.start, "end": rec.end,
             "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
-            "r": encode(doc), "deleted": False,
+            "r": json_text(doc), "deleted": False,
         }
 
     @translate_errors
     def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]]) -> int:
-        """Insert or replace (record, original document) pairs by kind and id."""
-        ops = [UpdateOne({"kind": rec.kind, "id": rec.id}, {"$set": self._fields(rec, doc)}, upsert=True)
-               for rec, doc in records]
-        if ops:
-            self._col.bulk_write(ops, ordered=False)
-        return len(ops)
+        """Insert or replace (record, original document) pairs by kind and id; safe to call from
+        several threads at once.
+
+        New documents (a first import: millions) go in with one unordered ``insert_many``, about a
+        third of an upsert's work for mongod; those whose kind and id exist already fail on the
+        unique index and are then updated in place, in batch order (a re-import; ``$set`` keeps the
+        ordering stamp an event left). The original document is kept as its JSON text (``r``): it is
+        read back only for one resource at a time (``current``), and text costs neither a
+        key-escaping walk nor the BSON encoding of every nested field."""
+        docs = [self._fields(rec, doc) for rec, doc in records]
+        if not docs:
+            return 0
+        try:
+            with pymongo.timeout(BULK_TIMEOUT_S):  # a busy mongod may take longer than a request may wait
+                self._col.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            existing = sorted(e["index"] for e in errors)
+            updates = [{k: v for k, v in docs[i].items() if k != "_id"} for i in existing]
+            with pymongo.timeout(BULK_TIMEOUT_S):
+                self._col.bulk_write([UpdateOne({"kind": d["kind"], "id": d["id"]}, {"$set": d}, upsert=True)
+                                      for d in updates], ordered=True)
+        return len(docs)
 
     @translate_errors
     def current(self, kind: str, resource_id: str) -> Stamped | None:
@@ -53,7 +86,9 @@ class MongoHistoryRepository:
         doc = self._col.find_one({"kind": kind, "id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
         if doc is None:
             return None
-        return Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted")))
+        raw = doc["r"]  # JSON text; documents stored before the text form hold the escaped object
+        return Stamped(json.loads(raw) if isinstance(raw, str) else decode(raw), doc.get("stamp"),
+                       bool(doc.get("deleted")))
 
     @translate_errors
     def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
@@ -63,7 +98,7 @@ class MongoHistoryRepository:
         if record is None:
             fields: dict[str, Any] = {"kind": kind, "id": resource_id, "customers": [], "offerings": [],
                                       "heldStatus": False, "signal": False, "start": None, "end": None,
-                                      "orderItems": [], "r": encode(document), "deleted": True}
+                                      "orderItems": [], "r": json_text(document), "deleted": True}
         else:
             fields = self._fields(record, document)
         return stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
@@ -101,13 +136,31 @@ class MongoHistoryRepository:
         return frozenset(found)
 
     @translate_errors
-    def interactions(self) -> Iterator[tuple[str, str]]:
-        """(customer id, offering id) training pairs from every signal-bearing document."""
-        cursor = self._col.find({"signal": True}, {"_id": 0, "customers": 1, "offerings": 1}, batch_size=5000)
+    def interaction_chunks(self, size: int = 200_000) -> Iterator[tuple[list[str], list[str]]]:
+        """Training interactions of every signal-bearing document, ``size`` at a time, as two
+        parallel lists (customer ids, offering ids): one pass over the collection, nothing kept
+        per interaction beyond the chunk."""
+        customers: list[str] = []
+        offerings: list[str] = []
+        cursor = self._col.find({"signal": True}, {"_id": 0, "customers": 1, "offerings": 1}, batch_size=20_000)
         for doc in cursor:
-            for customer in doc["customers"]:
-                for offering in doc["offerings"]:
-                    yield customer, offering
+            who, what = doc["customers"], doc["offerings"]
+            if len(who) == 1 and len(what) == 1:  # a TMF637 product: the usual document
+                customers.append(who[0])
+                offerings.append(what[0])
+            else:
+                customers.extend(c for c in who for _ in what)
+                offerings.extend(what * len(who))
+            if len(customers) >= size:
+                yield customers, offerings
+                customers, offerings = [], []
+        if customers:
+            yield customers, offerings
+
+    def interactions(self) -> Iterator[tuple[str, str]]:
+        """(customer id, offering id) training pairs (small histories, tests)."""
+        for customers, offerings in self.interaction_chunks():
+            yield from zip(customers, offerings, strict=True)
 
     @translate_errors
     def current_holdings(self, now: datetime) -> dict[str, frozenset[str]]:

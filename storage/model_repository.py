@@ -1,22 +1,45 @@
 """Trained models in MongoDB: JSON metadata in ``model``, arrays (``np.save`` bytes) in GridFS.
 
 No pickle anywhere: a model is its metadata plus named numeric arrays. Versions are 1, 2, 3...;
-the newest complete version is the one servers use.
+the newest complete version is the one servers use. Each array's SHA-256 is kept with the version:
+servers map the arrays from a per-machine file cache (``storage/model_cache.py``) keyed by it.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import gridfs
-from pymongo import DESCENDING, IndexModel
+import numpy as np
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
+from recommender.serialization import array_from_bytes
 from storage.mongo import next_count, translate_errors
 
 COLLECTION = "model"
 BUCKET = "modelArrays"
+DOWNLOAD_BATCH_CHUNKS = 4
+
+
+@dataclass(frozen=True)
+class StoredArray:
+    """One array of a stored model: its GridFS file and content hash (None for models stored before
+    hashes were kept)."""
+
+    file_id: Any
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    version: int
+    meta: dict[str, Any]
+    created: datetime
+    arrays: dict[str, StoredArray]
 
 
 class MongoModelRepository:
@@ -35,8 +58,9 @@ class MongoModelRepository:
         version = next_count(self._db, "model")
         files = {name: self._fs.upload_from_stream(f"v{version}/{name}", blob, metadata={"version": version})
                  for name, blob in blobs.items()}
+        hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}
         self._col.insert_one({"version": version, "created": datetime.now(UTC), "meta": meta, "files": files,
-                              "complete": True})
+                              "sha256": hashes, "complete": True})
         return version
 
     @translate_errors
@@ -51,6 +75,45 @@ class MongoModelRepository:
             return None
         blobs = {name: self._fs.open_download_stream(file_id).read() for name, file_id in doc["files"].items()}
         return doc["meta"], blobs, doc["created"]
+
+    @translate_errors
+    def load_arrays(self, version: int) -> tuple[dict[str, Any], dict[str, np.ndarray], datetime] | None:
+        """The model's metadata and arrays, read into this process's memory."""
+        loaded = self.load(version)
+        if loaded is None:
+            return None
+        meta, blobs, created = loaded
+        return meta, {name: array_from_bytes(blob) for name, blob in blobs.items()}, created
+
+    @translate_errors
+    def stored(self, version: int) -> StoredModel | None:
+        """What a version is made of, without reading its arrays."""
+        doc = self._col.find_one({"version": version, "complete": True})
+        if doc is None:
+            return None
+        hashes = doc.get("sha256") or {}
+        arrays = {name: StoredArray(file_id, hashes.get(name)) for name, file_id in doc["files"].items()}
+        return StoredModel(version, doc["meta"], doc["created"], arrays)
+
+    @translate_errors
+    def download(self, file_id: Any, destination: IO[bytes]) -> None:
+        """Stream one array's bytes (``np.save`` format) into ``destination``, a few GridFS chunks
+        (255 kB each) per round trip: GridFS's own reader asks for 16 MB batches, and a serving
+        worker that downloads the model for the machine would keep that heap (measured: 32 MB more
+        private memory than the other workers)."""
+        files = self._db[f"{BUCKET}.files"].find_one({"_id": file_id}, {"length": 1})
+        if files is None:
+            raise gridfs.errors.NoFile(f"no model array file {file_id!r}")
+        expected, written = int(files["length"]), 0
+        chunks = self._db[f"{BUCKET}.chunks"].find({"files_id": file_id}, {"_id": 0, "n": 1, "data": 1},
+                                                   sort=[("n", ASCENDING)], batch_size=DOWNLOAD_BATCH_CHUNKS)
+        for number, chunk in enumerate(chunks):
+            if chunk["n"] != number:
+                raise gridfs.errors.CorruptGridFile(f"model array file {file_id!r} lacks chunk {number}")
+            destination.write(chunk["data"])
+            written += len(chunk["data"])
+        if written != expected:
+            raise gridfs.errors.CorruptGridFile(f"model array file {file_id!r}: {written} of {expected} bytes")
 
     @translate_errors
     def versions(self, limit: int = 20) -> list[dict[str, Any]]:

@@ -167,12 +167,22 @@ def named_children(pid: int, name: str) -> list[int]:
 
 
 def rss_mb(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (peak RSS) of a process, in MB (2**20 bytes)."""
+    """VmRSS and VmHWM (peak RSS) of a process, and from ``/proc/<pid>/smaps_rollup`` its PSS
+    (shared pages divided among their users) and USS (``Private_Clean + Private_Dirty``: what
+    the process alone holds, freed when it exits), in MB (2**20 bytes). A model file mapped by
+    every worker counts in RSS, a share of it in PSS, none of it in USS."""
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in {"VmRSS", "VmHWM"}:
             out[key] = round(int(value.split()[0]) / 1024, 1)
+    rollup: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            rollup[key] = int(value.split()[0])
+    out["Pss"] = round(rollup.get("Pss", 0) / 1024, 1)
+    out["USS"] = round((rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)) / 1024, 1)
     return out
 
 

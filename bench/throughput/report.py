@@ -72,6 +72,8 @@ def targets(result: Result) -> list[Target]:
                ratio(_rps(result, "oursWorkers", "getById"), ours("getById")), 1.7),
         Target("rss10k", f"RSS of a worker with a {rss.get('offerings', 10000)}-offering model",
                rss.get("rssMB", {}).get("VmRSS"), 150.0, at_least=False, unit="MB"),
+        Target("uss10k", f"private memory (USS) of a worker, {rss.get('offerings', 10000)}-offering model",
+               rss.get("rssMB", {}).get("USS"), 130.0, at_least=False, unit="MB"),
         Target("errors", "request errors (all runs)", float(total_errors(result)), 0.0, at_least=False, unit=""),
     ]
 
@@ -157,7 +159,9 @@ def summary_lines(result: Result) -> list[str]:
             before = entry.get("beforeModelMB", {}).get("VmRSS")
             lines.append(f"worker RSS with the {what} ({entry['offerings']:,} offerings) loaded: "
                          f"{entry['rssMB']['VmRSS']} MB (peak {entry['rssMB'].get('VmHWM')} MB"
-                         + (f"; {before} MB before the first recommendation" if before is not None else "") + ")")
+                         + (f"; {before} MB before the first recommendation" if before is not None else "")
+                         + (f"; PSS {entry['rssMB']['Pss']} MB, USS {entry['rssMB']['USS']} MB"
+                            if "USS" in entry["rssMB"] else "") + ")")
     return lines
 
 

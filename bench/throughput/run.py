@@ -132,6 +132,7 @@ class Bench:
             "TMF680_ACCESS_LOG_LEVEL": "INFO",
             "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
             "PYTHONDONTWRITEBYTECODE": "1",
+            "TMF680_MODEL_CACHE_DIR": str(self.work / "model-cache"),
         }
 
     def ours(self, env: dict[str, str], workers: int, cpus: str | None, name: str = "ours") -> Server:
@@ -272,7 +273,7 @@ class Bench:
         server.stop()
         items = len(answer.get("recommendationItem") or [])
         self.log(f"  worker RSS {before['VmRSS']} MB at start, {after['VmRSS']} MB after a recommendation "
-                 f"({items} items)")
+                 f"(PSS {after['Pss']} MB, USS {after['USS']} MB; {items} items)")
         return {**built, "pid": pid, "beforeModelMB": before, "rssMB": after, "recommendationItems": items,
                 "answerState": answer.get("state")}
 

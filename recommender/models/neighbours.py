@@ -1,8 +1,12 @@
 """Item-item weight matrices, dense for small catalogues and top-K CSR for large.
 
-A dense float32 item-item matrix costs ``4 n^2`` bytes: 4 MB at 1,000 items but
-400 MB at 10,000. Above ``dense_max_items`` only the ``top_k`` largest weights of
-each row (source item) are kept, as CSR with int32 indices (``8 n K`` bytes).
+A dense float32 item-item matrix costs ``4 n^2`` bytes: 4 MB at 1,000 items, 400 MB at
+10,000. Servers map it read-only from a per-machine file (``storage/model_cache.py``), so the
+workers of a machine share one copy in the page cache and a request reads only the rows of the
+items the customer holds; it is kept whole up to ``dense_max_items`` (10,000). Above that (1.6 GB
+at 20,000 items, and training needs about three such matrices) only the ``top_k`` largest weights
+of each row (source item) are kept, as CSR with int32 indices (``8 n K`` bytes); what that costs
+in quality is measured by ``bench/pruning_quality.py`` (README, Benchmarks).
 Keeping the largest (not the largest absolute) weights is deliberate: a user's
 score for item j is ``sum_i W[i, j]`` over held items i, and the top of that
 ranking is made of the large positive contributions.
@@ -20,7 +24,7 @@ from scipy import sparse
 from recommender.models.base import FloatArray, IntArray, ItemModel, item_popularity
 
 DEFAULT_TOP_K = 200
-DEFAULT_DENSE_MAX_ITEMS = 2000
+DEFAULT_DENSE_MAX_ITEMS = 10_000
 _PRUNE_CHUNK_ROWS = 512
 
 

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from recommender import train
+from recommender.serialization import array_from_bytes
 from services.errors import UnknownReference
 from services.ports import CatalogChanges
 from services.recommendations import EngineProvider, RecommendationProcessor, cart_refs
@@ -68,8 +70,11 @@ class FakeModels:
     def latest_version(self) -> int:
         return max(self.saved, default=0)
 
-    def load(self, version: int) -> tuple[dict[str, Any], dict[str, bytes], datetime] | None:
-        return self.saved.get(version)
+    def load_arrays(self, version: int) -> tuple[dict[str, Any], dict[str, np.ndarray], datetime] | None:
+        if version not in self.saved:
+            return None
+        meta, blobs, created = self.saved[version]
+        return meta, {name: array_from_bytes(blob) for name, blob in blobs.items()}, created
 
     def publish(self, pairs: list[tuple[str, str]]) -> None:
         meta, blobs = train(pairs, "cooccurrence").to_payload()
