@@ -16,6 +16,8 @@ DEFAULT_KIND = "ease"
 class InteractionSource(Protocol):
     def interactions(self) -> Iterator[tuple[str, str]]: ...
 
+    def change_seq(self) -> int: ...
+
 
 class ModelStore(Protocol):
     def save(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> int: ...
@@ -38,6 +40,7 @@ def train_and_publish(history: InteractionSource, models: ModelStore, kind: str 
     if kind not in MODEL_KINDS:
         raise TrainingError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
     started = time.perf_counter()
+    snapshot = history.change_seq()  # read first: a change made while reading counts as not yet seen
     pairs = []
     for pair in history.interactions():
         pairs.append(pair)
@@ -46,6 +49,7 @@ def train_and_publish(history: InteractionSource, models: ModelStore, kind: str 
     if not pairs:
         raise TrainingError("no customer history to train on (tmf680 history import / demo load)")
     model = train(pairs, kind, dict(params or {}), seed=seed)
+    model.metadata["historySeq"] = snapshot
     model.metadata["readSeconds"] = round(time.perf_counter() - started - model.metadata["trainingSeconds"], 4)
     meta, blobs = model.to_payload()
     version = models.save(meta, blobs)

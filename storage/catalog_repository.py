@@ -14,6 +14,8 @@ from storage.mongo import COUNTERS, next_count, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
+SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
+RETIRED = "Retired"  # the TMF620 lifecycleStatus given to offerings a replacing import left out
 
 
 class MongoCatalogRepository:
@@ -28,16 +30,56 @@ class MongoCatalogRepository:
             self._db[name].create_indexes([IndexModel([("id", ASCENDING)], unique=True, name="id_unique")])
 
     @translate_errors
-    def upsert(self, collection: str, documents: Iterable[dict[str, Any]]) -> int:
-        """Insert or replace documents by ``id``; returns how many were written."""
+    def upsert(self, collection: str, documents: Iterable[dict[str, Any]], source: str | None = None,
+               run: str | None = None) -> int:
+        """Insert or replace documents by ``id``; returns how many were written. ``source`` tags
+        them (a later write without it removes the tag); ``run`` marks them as written by one import
+        (``retire_absent``)."""
         assert collection in (OFFERINGS, CATEGORIES)
         now = datetime.now(UTC)
-        ops = [UpdateOne({"id": str(doc["id"])}, {"$set": {"id": str(doc["id"]), "r": encode(doc), "updated": now}},
-                         upsert=True) for doc in documents]
+        ops = []
+        for doc in documents:
+            fields: dict[str, Any] = {"id": str(doc["id"]), "r": encode(doc), "updated": now}
+            if run is not None:
+                fields["run"] = run
+            update: dict[str, Any] = {"$set": fields}
+            if source is None:
+                update["$unset"] = {SOURCE: ""}
+            else:
+                fields[SOURCE] = source
+            ops.append(UpdateOne({"id": str(doc["id"])}, update, upsert=True))
         if not ops:
             return 0
         self._db[collection].bulk_write(ops, ordered=False)
         return len(ops)
+
+    @translate_errors
+    def retire_absent(self, run: str, before: datetime) -> dict[str, int]:
+        """After the replacing import ``run``: offerings it did not write get ``lifecycleStatus:
+        Retired`` (kept, never recommended again; a later import or event can bring them back),
+        categories it did not write are deleted. Documents written after ``before`` (events during
+        the import) are left alone. Bumps the catalogue version when something changed."""
+        absent = {"run": {"$ne": run}, "updated": {"$not": {"$gte": before}}}
+        now = datetime.now(UTC)
+        retired = self._db[OFFERINGS].update_many(
+            {**absent, "r.lifecycleStatus": {"$ne": RETIRED}},
+            {"$set": {"r.lifecycleStatus": RETIRED, "updated": now, "retiredAt": now}}).modified_count
+        removed = self._db[CATEGORIES].delete_many(absent).deleted_count
+        if retired or removed:
+            self.bump_version()
+        return {OFFERINGS: retired, CATEGORIES: removed}
+
+    @translate_errors
+    def remove_source(self, source: str) -> dict[str, int]:
+        """Delete every offering and category tagged ``source``; bumps the version if any."""
+        removed = {name: self._db[name].delete_many({SOURCE: source}).deleted_count for name in (OFFERINGS, CATEGORIES)}
+        if any(removed.values()):
+            self.bump_version()
+        return removed
+
+    @translate_errors
+    def count_source(self, source: str) -> dict[str, int]:
+        return {name: self._db[name].count_documents({SOURCE: source}) for name in (OFFERINGS, CATEGORIES)}
 
     @translate_errors
     def bump_version(self) -> int:

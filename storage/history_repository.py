@@ -1,9 +1,14 @@
-"""Customer history (TMF637 products, TMF622 orders) as the engine reads it."""
+"""Customer history (TMF637 products, TMF622 orders) as the engine reads it.
+
+Every write (imports, and the TMF637/TMF622 events) and every removal adds the number of documents
+it touched to the ``history`` change counter (``change_seq``): a model records the counter it was
+trained at, and the retrainer compares the two to know how much changed since.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
@@ -11,13 +16,16 @@ from pymongo.database import Database
 
 from services.history import ORDER, HistoryRecord
 from storage.codec import encode
-from storage.mongo import translate_errors
+from storage.mongo import next_count, read_count, translate_errors
 
 COLLECTION = "customerHistory"
+COUNTER = "history"  # the change counter, in storage.mongo's counters collection
+SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 
 
 class MongoHistoryRepository:
     def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+        self._db = db
         self._col = db[COLLECTION]
 
     @translate_errors
@@ -25,28 +33,64 @@ class MongoHistoryRepository:
         self._col.create_indexes([
             IndexModel([("customers", ASCENDING), ("heldStatus", ASCENDING)], name="customer_held"),
             IndexModel([("kind", ASCENDING), ("id", ASCENDING)], unique=True, name="kind_id"),
+            IndexModel([(SOURCE, ASCENDING)], name="source", partialFilterExpression={SOURCE: {"$exists": True}}),
         ])
 
     @translate_errors
-    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]]) -> int:
-        """Insert or replace (record, original document) pairs by kind and id."""
-        ops = [
-            UpdateOne(
-                {"kind": rec.kind, "id": rec.id},
-                {"$set": {
-                    "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
-                    "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
-                    "start": rec.start, "end": rec.end,
-                    "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
-                    "r": encode(doc),
-                }},
-                upsert=True,
-            )
-            for rec, doc in records
-        ]
+    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
+               run: str | None = None) -> int:
+        """Insert or replace (record, original document) pairs by kind and id. ``source`` tags the
+        documents (a later write without it removes the tag); ``run`` marks them as written by one
+        import (``remove_absent``)."""
+        now = datetime.now(UTC)
+        ops = []
+        for rec, doc in records:
+            fields: dict[str, Any] = {
+                "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
+                "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
+                "start": rec.start, "end": rec.end,
+                "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
+                "r": encode(doc), "written": now,
+            }
+            if run is not None:
+                fields["run"] = run
+            update: dict[str, Any] = {"$set": fields}
+            if source is None:
+                update["$unset"] = {SOURCE: ""}
+            else:
+                fields[SOURCE] = source
+            ops.append(UpdateOne({"kind": rec.kind, "id": rec.id}, update, upsert=True))
         if ops:
             self._col.bulk_write(ops, ordered=False)
+            self._changed(len(ops))
         return len(ops)
+
+    def _changed(self, n: int) -> None:
+        if n:
+            next_count(self._db, COUNTER, field="seq", by=n)
+
+    @translate_errors
+    def change_seq(self) -> int:
+        """How many document writes and removals the history has seen (a monotonic counter)."""
+        return read_count(self._db, COUNTER, field="seq")
+
+    @translate_errors
+    def remove_absent(self, run: str, before: datetime) -> int:
+        """Delete what the import ``run`` did not write (documents written after ``before``, e.g. by
+        events during the import, stay). Returns how many were deleted."""
+        deleted = self._col.delete_many({"run": {"$ne": run}, "written": {"$not": {"$gte": before}}}).deleted_count
+        self._changed(deleted)
+        return deleted
+
+    @translate_errors
+    def remove_source(self, source: str) -> int:
+        deleted = self._col.delete_many({SOURCE: source}).deleted_count
+        self._changed(deleted)
+        return deleted
+
+    @translate_errors
+    def count_source(self, source: str) -> int:
+        return self._col.count_documents({SOURCE: source})
 
     @translate_errors
     def held_offerings(self, customer_id: str, now: datetime) -> frozenset[str]:
