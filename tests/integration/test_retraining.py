@@ -131,7 +131,7 @@ def test_retrains_when_the_model_is_old_and_anything_changed(history: MongoHisto
     trainer = retrainer(history, models, leases, after=1000, every_s=60, clock=lambda: now[0])
     import_history(products(range(10)), history)
     assert trainer.run_once() is True
-    now[0] += timedelta(seconds=120)
+    now[0] = models.latest_info()["created"] + timedelta(seconds=120)  # type: ignore[index]
     assert trainer.due() is None  # old, but nothing changed
     import_history(products(range(1)), history)  # 2 changes, far below 1000
     now[0] -= timedelta(seconds=100)
@@ -151,3 +151,21 @@ def test_nothing_to_train_on_is_not_retried_until_the_history_changes(
     assert trainer.due() is None
     import_history(products(range(3)), history)
     assert trainer.run_once() is True
+
+
+@pytest.mark.parametrize(("role", "in_server", "after", "expected"), [
+    ("server", False, 1000, False), ("worker", False, 1000, True), ("server", True, 1000, True),
+    ("worker", False, 0, False),
+])
+def test_who_retrains(settings: Any, role: str, in_server: bool, after: int, expected: bool) -> None:
+    """Only ``tmf680 worker`` retrains unless TMF680_RETRAIN_IN_SERVER; both triggers 0: nobody."""
+    from app.container import build_container
+
+    container = build_container(settings.replace(retrain_in_server=in_server, retrain_after=after,
+                                                 retrain_every_s=0 if not after else 3600), role)
+    try:
+        assert container.retrains is expected
+        loops = {loop.name for loop in container.workers._loops}
+        assert ("tmf680-retrain" in loops) is expected
+    finally:
+        container.close()
