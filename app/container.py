@@ -16,6 +16,7 @@ from runtime.memory import release_freed_memory
 from services.callback_policy import CallbackPolicy
 from services.events import event_factory
 from services.hub import HubService
+from services.inbound_events import InboundEvents
 from services.listener import ListenerService
 from services.notifications import Dispatcher, Relay
 from services.queries import QueryService
@@ -48,6 +49,7 @@ class Container:
     queries: QueryService
     hub: HubService
     listener: ListenerService
+    inbound_events: InboundEvents
     query_store: MongoQueryRepository
     hub_store: MongoHubRepository
     listener_store: MongoListenerEventRepository
@@ -120,6 +122,7 @@ def build_container(settings: Settings, role: str = "server") -> Container:
         queries=QueryService(query_repo, recommendations, events=events),
         hub=HubService(hub_repo, policy=policy, deliveries=notifications),
         listener=ListenerService(listener_repo),
+        inbound_events=InboundEvents(catalog, history),
         query_store=query_repo,
         hub_store=hub_repo,
         listener_store=listener_repo,

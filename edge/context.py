@@ -13,6 +13,7 @@ from connexion.context import scope
 
 if TYPE_CHECKING:
     from services.hub import HubService
+    from services.inbound_events import InboundEvents
     from services.listener import ListenerService
     from services.notifications import Dispatcher
     from services.queries import QueryService
@@ -43,6 +44,8 @@ class ProcessServices(Protocol):
     def hub(self) -> HubService: ...
     @property
     def listener(self) -> ListenerService: ...
+    @property
+    def inbound_events(self) -> InboundEvents: ...
     @property
     def engines(self) -> EngineProvider: ...
     @property

@@ -115,7 +115,13 @@ class RouteTable:
 
     def __init__(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
         self.templates: dict[str, str] = {}
-        routes: list[_Route] = []
+        self._routes: tuple[_Route, ...] = ()
+        self.add(document, mounts)
+
+    def add(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
+        """The operations of another mounted document."""
+        mounts = tuple(mounts)
+        routes: list[_Route] = list(self._routes)
         for template, item in document.get("paths", {}).items():
             pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
             for method, operation in item.items():
@@ -151,6 +157,13 @@ class Observation:
         self.on_start: list[Callable[[], None]] = []
         self.on_stop: list[Callable[[], None]] = []
         self.installed: set[str] = set()
+
+    def add_api(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
+        """Another document mounted beside the first (the listeners of TMF620/TMF637/TMF622)."""
+        mounts = tuple(mounts)
+        self.routes.add(document, mounts)
+        for mount in mounts:
+            self.static_routes[f"{mount.rstrip('/')}/openapi.json"] = "openapi"
 
     def resolve(self, info: RequestInfo) -> None:
         """Set ``operation``, ``path`` and ``correlation_id`` from what the middlewares saw."""

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from recommender import Catalog, Engine, RecommendationContext, TrainedModel
 from recommender.engine import Recommendation
 from services.errors import UnknownReference
-from services.ports import Document
+from services.ports import CatalogChanges, Document
 
 log = logging.getLogger(__name__)
 OFFERING_REF_TYPE = "ProductOffering"
@@ -44,6 +44,8 @@ class CatalogSource(Protocol):
     def offerings(self) -> list[dict[str, Any]]: ...
 
     def categories(self) -> list[dict[str, Any]]: ...
+
+    def changes_since(self, seq: int) -> CatalogChanges: ...
 
 
 class ModelSource(Protocol):
@@ -65,6 +67,7 @@ class EngineState:
     catalog_version: int
     model_version: int
     model_created: datetime | None
+    catalog_settled: int = 0  # every write with a version up to this one is in the engine's catalogue
 
 
 class EngineProvider:
@@ -72,6 +75,12 @@ class EngineProvider:
 
     Versions are looked up at most every ``refresh_s`` seconds (two tiny indexed reads), on the
     request path; a rebuild happens under a lock while other requests keep the previous engine.
+
+    The catalogue is read whole once; after that only the documents written since the loaded version
+    (``changes_since``), so one changed offering costs one small read. A writer takes its version
+    before its write lands, so a write can appear after a refresh that already saw a later version:
+    each refresh therefore reads again from the version of the refresh before it (``catalog_settled``),
+    and a version counts as settled only one refresh interval after it was seen.
     """
 
     def __init__(self, catalog: CatalogSource, models: ModelSource, refresh_s: float = 5.0,
@@ -101,7 +110,7 @@ class EngineProvider:
                 previous = self._state
                 self._state = self._refresh(previous)
                 self._checked = self._monotonic()
-                rebuilt = self._state is not previous
+                rebuilt = previous is None or self._state.engine is not previous.engine
                 state = previous = None  # this call's hold on the old engine (requests may still have theirs)
                 if rebuilt and self._after_rebuild is not None:
                     self._after_rebuild()
@@ -112,13 +121,20 @@ class EngineProvider:
     def _refresh(self, state: EngineState | None) -> EngineState:
         catalog_version = self._catalog.version()
         model_version = self._models.latest_version()
-        if state and (state.catalog_version, state.model_version) == (catalog_version, model_version):
+        if (state and (state.catalog_version, state.model_version) == (catalog_version, model_version)
+                and state.catalog_settled >= catalog_version):
             return state
         started = time.perf_counter()
-        if state is not None and state.catalog_version == catalog_version:
-            catalog = state.engine.catalog
-        else:
+        if state is None or catalog_version < state.catalog_version:  # first load, or a new store
             catalog = Catalog.from_documents(self._catalog.offerings(), self._catalog.categories())
+            settled = catalog_version
+        else:
+            changes = self._catalog.changes_since(state.catalog_settled)
+            catalog = state.engine.catalog.changed(changes.offerings, changes.categories) if changes \
+                else state.engine.catalog
+            settled = state.catalog_version
+            if catalog is state.engine.catalog and state.model_version == model_version:
+                return EngineState(state.engine, catalog_version, model_version, state.model_created, settled)
         model, created = None, None
         if state is not None and state.model_version == model_version:
             model, created = state.engine.model, state.model_created
@@ -129,7 +145,7 @@ class EngineProvider:
                 model = TrainedModel.from_payload(meta, blobs)
         log.info("engine ready: catalogue v%s (%d offerings), model v%s (%s) in %.3f s", catalog_version,
                  len(catalog), model_version, model.kind if model else "none", time.perf_counter() - started)
-        return EngineState(Engine(catalog, model), catalog_version, model_version, created)
+        return EngineState(Engine(catalog, model), catalog_version, model_version, created, settled)
 
 
 def _ids(refs: Any) -> tuple[str, ...]:

@@ -9,17 +9,25 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
+from services.ports import CatalogChanges, Stamped
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, next_count, translate_errors
+from storage.mongo import COUNTERS, next_count, stamped_write, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
 SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 RETIRED = "Retired"  # the TMF620 lifecycleStatus given to offerings a replacing import left out
+LIVE = {"deleted": {"$ne": True}}
 
 
 class MongoCatalogRepository:
-    """Idempotent upserts by id; every change bumps the catalogue version servers watch."""
+    """Idempotent upserts by id; every change bumps the catalogue version servers watch.
+
+    Each document carries ``seq``, the catalogue version its last write took, so a server can read
+    only what changed since the version it has (``changes_since``). A retired document stays as a
+    tombstone (``deleted``) with the ``stamp`` of the event that retired it: an older event arriving
+    later finds it and changes nothing, and servers see the retirement as a change. Removals by a
+    replacing import or ``demo remove`` are tombstones too, for the same reason."""
 
     def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
         self._db = db
@@ -27,7 +35,8 @@ class MongoCatalogRepository:
     @translate_errors
     def ensure_indexes(self) -> None:
         for name in (OFFERINGS, CATEGORIES):
-            self._db[name].create_indexes([IndexModel([("id", ASCENDING)], unique=True, name="id_unique")])
+            self._db[name].create_indexes([IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
+                                           IndexModel([("seq", ASCENDING)], name="seq")])
 
     @translate_errors
     def upsert(self, collection: str, documents: Iterable[dict[str, Any]], source: str | None = None,
@@ -37,9 +46,14 @@ class MongoCatalogRepository:
         (``retire_absent``)."""
         assert collection in (OFFERINGS, CATEGORIES)
         now = datetime.now(UTC)
+        docs = list(documents)
+        if not docs:
+            return 0
+        seq = self.bump_version()
         ops = []
-        for doc in documents:
-            fields: dict[str, Any] = {"id": str(doc["id"]), "r": encode(doc), "updated": now}
+        for doc in docs:
+            fields: dict[str, Any] = {"id": str(doc["id"]), "r": encode(doc), "updated": now, "seq": seq,
+                                      "deleted": False}
             if run is not None:
                 fields["run"] = run
             update: dict[str, Any] = {"$set": fields}
@@ -48,38 +62,68 @@ class MongoCatalogRepository:
             else:
                 fields[SOURCE] = source
             ops.append(UpdateOne({"id": str(doc["id"])}, update, upsert=True))
-        if not ops:
-            return 0
         self._db[collection].bulk_write(ops, ordered=False)
         return len(ops)
+
+    @translate_errors
+    def current(self, collection: str, resource_id: str) -> Stamped | None:
+        """The stored document (a tombstone too) with its stamp, or None."""
+        assert collection in (OFFERINGS, CATEGORIES)
+        doc = self._db[collection].find_one({"id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
+        if doc is None:
+            return None
+        return Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted")))
+
+    @translate_errors
+    def write(self, collection: str, resource_id: str, document: dict[str, Any], *, deleted: bool, stamp: str,
+              expected: Stamped | None) -> bool:
+        """Store (or retire) one document if it is still as ``expected`` was read; False otherwise."""
+        assert collection in (OFFERINGS, CATEGORIES)
+        fields = {"r": encode(document), "updated": datetime.now(UTC), "seq": self.bump_version(),
+                  "stamp": stamp, "deleted": deleted}
+        return stamped_write(self._db[collection], {"id": resource_id}, fields, expected is not None,
+                             expected.stamp if expected else None)
+
+    @translate_errors
+    def changes_since(self, seq: int) -> CatalogChanges:
+        """Offerings and categories written after catalogue version ``seq``: id → document, or None
+        for a retired one."""
+        out: list[dict[str, dict[str, Any] | None]] = []
+        for name in (OFFERINGS, CATEGORIES):
+            found: dict[str, dict[str, Any] | None] = {}
+            for doc in self._db[name].find({"seq": {"$gt": seq}}, {"_id": 0, "id": 1, "r": 1, "deleted": 1}):
+                found[doc["id"]] = None if doc.get("deleted") else decode(doc["r"])
+            out.append(found)
+        return CatalogChanges(offerings=out[0], categories=out[1])
 
     @translate_errors
     def retire_absent(self, run: str, before: datetime) -> dict[str, int]:
         """After the replacing import ``run``: offerings it did not write get ``lifecycleStatus:
         Retired`` (kept, never recommended again; a later import or event can bring them back),
-        categories it did not write are deleted. Documents written after ``before`` (events during
-        the import) are left alone. Bumps the catalogue version when something changed."""
-        absent = {"run": {"$ne": run}, "updated": {"$not": {"$gte": before}}}
+        categories it did not write become tombstones (removed). Documents written after ``before``
+        (events during the import) are left alone. Each change takes a new catalogue version."""
+        absent = {"run": {"$ne": run}, "updated": {"$not": {"$gte": before}}, **LIVE}
         now = datetime.now(UTC)
         retired = self._db[OFFERINGS].update_many(
             {**absent, "r.lifecycleStatus": {"$ne": RETIRED}},
-            {"$set": {"r.lifecycleStatus": RETIRED, "updated": now, "retiredAt": now}}).modified_count
-        removed = self._db[CATEGORIES].delete_many(absent).deleted_count
-        if retired or removed:
-            self.bump_version()
+            {"$set": {"r.lifecycleStatus": RETIRED, "updated": now, "retiredAt": now,
+                      "seq": self.bump_version()}}).modified_count
+        removed = self._tombstones(CATEGORIES, absent)
         return {OFFERINGS: retired, CATEGORIES: removed}
+
+    def _tombstones(self, collection: str, found: dict[str, Any]) -> int:
+        return self._db[collection].update_many(
+            {**found, **LIVE}, {"$set": {"deleted": True, "updated": datetime.now(UTC),
+                                         "seq": self.bump_version()}}).modified_count
 
     @translate_errors
     def remove_source(self, source: str) -> dict[str, int]:
-        """Delete every offering and category tagged ``source``; bumps the version if any."""
-        removed = {name: self._db[name].delete_many({SOURCE: source}).deleted_count for name in (OFFERINGS, CATEGORIES)}
-        if any(removed.values()):
-            self.bump_version()
-        return removed
+        """Remove (as tombstones) every live offering and category tagged ``source``."""
+        return {name: self._tombstones(name, {SOURCE: source}) for name in (OFFERINGS, CATEGORIES)}
 
     @translate_errors
     def count_source(self, source: str) -> dict[str, int]:
-        return {name: self._db[name].count_documents({SOURCE: source}) for name in (OFFERINGS, CATEGORIES)}
+        return {name: self._db[name].count_documents({SOURCE: source, **LIVE}) for name in (OFFERINGS, CATEGORIES)}
 
     @translate_errors
     def bump_version(self) -> int:
@@ -92,12 +136,12 @@ class MongoCatalogRepository:
 
     @translate_errors
     def offerings(self) -> list[dict[str, Any]]:
-        return [decode(d["r"]) for d in self._db[OFFERINGS].find({}, {"_id": 0, "r": 1}).sort("id", ASCENDING)]
+        return [decode(d["r"]) for d in self._db[OFFERINGS].find(LIVE, {"_id": 0, "r": 1}).sort("id", ASCENDING)]
 
     @translate_errors
     def categories(self) -> list[dict[str, Any]]:
-        return [decode(d["r"]) for d in self._db[CATEGORIES].find({}, {"_id": 0, "r": 1}).sort("id", ASCENDING)]
+        return [decode(d["r"]) for d in self._db[CATEGORIES].find(LIVE, {"_id": 0, "r": 1}).sort("id", ASCENDING)]
 
     @translate_errors
     def counts(self) -> dict[str, int]:
-        return {name: self._db[name].estimated_document_count() for name in (OFFERINGS, CATEGORIES)}
+        return {name: self._db[name].count_documents(LIVE) for name in (OFFERINGS, CATEGORIES)}

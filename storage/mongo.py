@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import MongoClient, ReturnDocument
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    DuplicateKeyError,
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
@@ -97,3 +99,29 @@ def new_lease(owner: str, now: datetime, lease_s: float) -> dict[str, Any]:
 def lease_free(now: datetime) -> dict[str, Any]:
     """Filter: the document has no lease, or its lease ran out."""
     return {"$or": [{"lease": None}, {"lease.until": {"$lt": now}}]}
+
+
+def stamped_write(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
+                  exists: bool, expected_stamp: str | None) -> bool:
+    """Write ``fields`` to the document ``key`` only if it is still as read: absent (``exists`` false),
+    or with the ``stamp`` read (None also matches a document without one). False when another write
+    came first; the caller reads again and decides again (optimistic concurrency, no lock)."""
+    if not exists:
+        try:
+            col.insert_one({**key, **fields})
+        except DuplicateKeyError:
+            return False
+        return True
+    return col.update_one({**key, "stamp": expected_stamp}, {"$set": dict(fields)}).matched_count == 1
+
+
+def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
+                stamp: str) -> bool:
+    """Insert or replace the document ``key`` with ``fields`` and ``stamp`` in one round trip, unless
+    the stored one has a stamp at least as great (then False: a duplicate or an older event)."""
+    newer = {"$or": [{"stamp": None}, {"stamp": {"$lt": stamp}}]}
+    try:
+        col.update_one({**key, **newer}, {"$set": {**fields, "stamp": stamp}}, upsert=True)
+    except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
+        return False
+    return True
