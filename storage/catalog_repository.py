@@ -10,11 +10,10 @@ from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, next_count, translate_errors
+from storage.mongo import COUNTERS, SOURCE, next_count, tagged_update, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
-SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 RETIRED = "Retired"  # the TMF620 lifecycleStatus given to offerings a replacing import left out
 
 
@@ -39,15 +38,8 @@ class MongoCatalogRepository:
         now = datetime.now(UTC)
         ops = []
         for doc in documents:
-            fields: dict[str, Any] = {"id": str(doc["id"]), "r": encode(doc), "updated": now}
-            if run is not None:
-                fields["run"] = run
-            update: dict[str, Any] = {"$set": fields}
-            if source is None:
-                update["$unset"] = {SOURCE: ""}
-            else:
-                fields[SOURCE] = source
-            ops.append(UpdateOne({"id": str(doc["id"])}, update, upsert=True))
+            fields = {"id": str(doc["id"]), "r": encode(doc), "updated": now}
+            ops.append(UpdateOne({"id": str(doc["id"])}, tagged_update(fields, source, run), upsert=True))
         if not ops:
             return 0
         self._db[collection].bulk_write(ops, ordered=False)

@@ -16,11 +16,10 @@ from pymongo.database import Database
 
 from services.history import ORDER, HistoryRecord
 from storage.codec import encode
-from storage.mongo import next_count, read_count, translate_errors
+from storage.mongo import SOURCE, next_count, read_count, tagged_update, translate_errors
 
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
-SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 
 
 class MongoHistoryRepository:
@@ -52,14 +51,7 @@ class MongoHistoryRepository:
                 "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
                 "r": encode(doc), "written": now,
             }
-            if run is not None:
-                fields["run"] = run
-            update: dict[str, Any] = {"$set": fields}
-            if source is None:
-                update["$unset"] = {SOURCE: ""}
-            else:
-                fields[SOURCE] = source
-            ops.append(UpdateOne({"kind": rec.kind, "id": rec.id}, update, upsert=True))
+            ops.append(UpdateOne({"kind": rec.kind, "id": rec.id}, tagged_update(fields, source, run), upsert=True))
         if ops:
             self._col.bulk_write(ops, ordered=False)
             self._changed(len(ops))

@@ -97,3 +97,16 @@ def new_lease(owner: str, now: datetime, lease_s: float) -> dict[str, Any]:
 def lease_free(now: datetime) -> dict[str, Any]:
     """Filter: the document has no lease, or its lease ran out."""
     return {"$or": [{"lease": None}, {"lease.until": {"$lt": now}}]}
+
+
+SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
+
+
+def tagged_update(fields: dict[str, Any], source: str | None, run: str | None) -> dict[str, Any]:
+    """The ``$set`` of an import's write: ``fields``, the import ``run`` that wrote it (replacing
+    imports take away what it did not write), and the ``source`` tag, removed when not given (a
+    document the operator imports over a demo one is the operator's)."""
+    extra: dict[str, Any] = {} if run is None else {"run": run}
+    if source is None:
+        return {"$set": {**fields, **extra}, "$unset": {SOURCE: ""}}
+    return {"$set": {**fields, **extra, SOURCE: source}}
