@@ -10,32 +10,23 @@ from urllib.parse import quote
 
 import httpx
 
-from outbound.retry import Retrying
+from outbound.retry import RetryingClient
 
 
 class HubError(RuntimeError):
     """The hub refused the request, answered something unusable, or kept failing."""
 
 
-class HubClient:
+class HubClient(RetryingClient):
     """One TMF API's hub. Connection errors, 429 and 5xx are retried with backoff: a POST the hub
     handled but whose answer was lost can register twice, which only duplicates events (the
     listener is idempotent by event); a repeated DELETE finds nothing, which counts as done."""
 
     def __init__(self, api_root: str, *, retries: int = 5, timeout_s: float = 30.0, backoff_s: float = 0.5,
                  client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(retries=retries, timeout_s=timeout_s, backoff_s=backoff_s, client=client, sleep=sleep)
         self.api_root = api_root.rstrip("/")
         self.hub_url = f"{self.api_root}/hub"
-        self._retrying = Retrying(retries, backoff_s, sleep)
-        self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False,
-                                              headers={"Accept": "application/json"})
-
-    @property
-    def requests(self) -> int:
-        return self._retrying.requests
-
-    def close(self) -> None:
-        self._client.close()
 
     def register(self, callback: str, query: str | None) -> dict[str, Any]:
         """The hub's ``EventSubscription`` (``id``, ``callback``, ``query``) for this callback."""

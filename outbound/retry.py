@@ -49,3 +49,24 @@ class Retrying:
             log.warning("%s: %s; retrying in %.1f s", what, problem, delay)
             self._sleep(delay)
         raise AssertionError("unreachable")
+
+
+class RetryingClient:
+    """An httpx client (JSON, no redirects followed) whose requests go through one ``Retrying``."""
+
+    def __init__(self, *, retries: int, timeout_s: float, backoff_s: float, client: httpx.Client | None,
+                 sleep: Callable[[float], None]) -> None:
+        self._retrying = Retrying(retries, backoff_s, sleep)
+        self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False,
+                                              headers={"Accept": "application/json"})
+
+    @property
+    def requests(self) -> int:
+        return self._retrying.requests
+
+    @property
+    def retried(self) -> int:
+        return self._retrying.retried
+
+    def close(self) -> None:
+        self._client.close()

@@ -8,33 +8,20 @@ from typing import Any
 
 import httpx
 
-from outbound.retry import Retrying
+from outbound.retry import RetryingClient
 
 
 class CatalogSyncError(RuntimeError):
     """The TMF620 server could not be read (after retries, or with a non-retryable answer)."""
 
 
-class Tmf620Client:
+class Tmf620Client(RetryingClient):
     def __init__(self, base_url: str, *, page_size: int = 100, retries: int = 5, timeout_s: float = 30.0,
                  backoff_s: float = 0.5, client: httpx.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(retries=retries, timeout_s=timeout_s, backoff_s=backoff_s, client=client, sleep=sleep)
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
-        self._retrying = Retrying(retries, backoff_s, sleep)
-        self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False,
-                                              headers={"Accept": "application/json"})
-
-    @property
-    def requests(self) -> int:
-        return self._retrying.requests
-
-    @property
-    def retried(self) -> int:
-        return self._retrying.retried
-
-    def close(self) -> None:
-        self._client.close()
 
     def _get(self, url: str, params: dict[str, Any]) -> httpx.Response:
         return self._retrying.send(f"GET {url}", lambda: self._client.get(url, params=params), (200, 206),

@@ -159,18 +159,21 @@ def import_history(items: Iterable[Item], store: HistoryStore, progress: Progres
 def replace_catalog(items: Iterable[Item], store: ReplaceableCatalog, progress: Progress | None = None,
                     batch: int = BATCH) -> ImportReport:
     """Import, then retire the offerings and delete the categories the file did not hold."""
-    run, started = uuid.uuid4().hex, datetime.now(UTC)
-    report = import_catalog(items, store, progress, batch, run=run)
-    if report.complete:
-        report.replaced = store.retire_absent(run, started)
-    return report
+    return _replacing(lambda run: import_catalog(items, store, progress, batch, run=run), store.retire_absent)
 
 
 def replace_history(items: Iterable[Item], store: ReplaceableHistory, progress: Progress | None = None,
                     batch: int = BATCH) -> ImportReport:
     """Import, then delete the products and orders the file did not hold."""
+    return _replacing(lambda run: import_history(items, store, progress, batch, run=run),
+                      lambda run, started: {"removed": store.remove_absent(run, started)})
+
+
+def _replacing(run_import: Callable[[str], ImportReport],
+               take_away: Callable[[str, datetime], dict[str, int]]) -> ImportReport:
+    """One import marked as a run; once every document of it was written, what it left out goes."""
     run, started = uuid.uuid4().hex, datetime.now(UTC)
-    report = import_history(items, store, progress, batch, run=run)
+    report = run_import(run)
     if report.complete:
-        report.replaced = {"removed": store.remove_absent(run, started)}
+        report.replaced = take_away(run, started)
     return report

@@ -11,11 +11,10 @@ from pymongo.database import Database
 
 from services.ports import CatalogChanges, Stamped
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, next_count, stamped_write, translate_errors
+from storage.mongo import COUNTERS, SOURCE, next_count, stamped_write, tagged_update, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
-SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 RETIRED = "Retired"  # the TMF620 lifecycleStatus given to offerings a replacing import left out
 LIVE = {"deleted": {"$ne": True}}
 
@@ -52,16 +51,8 @@ class MongoCatalogRepository:
         seq = self.bump_version()
         ops = []
         for doc in docs:
-            fields: dict[str, Any] = {"id": str(doc["id"]), "r": encode(doc), "updated": now, "seq": seq,
-                                      "deleted": False}
-            if run is not None:
-                fields["run"] = run
-            update: dict[str, Any] = {"$set": fields}
-            if source is None:
-                update["$unset"] = {SOURCE: ""}
-            else:
-                fields[SOURCE] = source
-            ops.append(UpdateOne({"id": str(doc["id"])}, update, upsert=True))
+            fields = {"id": str(doc["id"]), "r": encode(doc), "updated": now, "seq": seq, "deleted": False}
+            ops.append(UpdateOne({"id": str(doc["id"])}, tagged_update(fields, source, run), upsert=True))
         self._db[collection].bulk_write(ops, ordered=False)
         return len(ops)
 

@@ -17,11 +17,10 @@ from pymongo.database import Database
 from services.history import ORDER, HistoryRecord
 from services.ports import Stamped
 from storage.codec import decode, encode
-from storage.mongo import next_count, read_count, stamped_put, stamped_write, translate_errors
+from storage.mongo import SOURCE, next_count, read_count, stamped_put, stamped_write, tagged_update, translate_errors
 
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
-SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
 
 
 class MongoHistoryRepository:
@@ -55,15 +54,8 @@ class MongoHistoryRepository:
         import (``remove_absent``)."""
         ops = []
         for rec, doc in records:
-            fields = self._fields(rec, doc)
-            if run is not None:
-                fields["run"] = run
-            update: dict[str, Any] = {"$set": fields}
-            if source is None:
-                update["$unset"] = {SOURCE: ""}
-            else:
-                fields[SOURCE] = source
-            ops.append(UpdateOne({"kind": rec.kind, "id": rec.id}, update, upsert=True))
+            ops.append(UpdateOne({"kind": rec.kind, "id": rec.id}, tagged_update(self._fields(rec, doc), source, run),
+                                 upsert=True))
         if ops:
             self._col.bulk_write(ops, ordered=False)
             self._changed(len(ops))

@@ -125,3 +125,16 @@ def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, An
     except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
         return False
     return True
+
+
+SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
+
+
+def tagged_update(fields: dict[str, Any], source: str | None, run: str | None) -> dict[str, Any]:
+    """The ``$set`` of an import's write: ``fields``, the import ``run`` that wrote it (replacing
+    imports take away what it did not write), and the ``source`` tag, removed when not given (a
+    document the operator imports over a demo one is the operator's)."""
+    extra: dict[str, Any] = {} if run is None else {"run": run}
+    if source is None:
+        return {"$set": {**fields, **extra}, "$unset": {SOURCE: ""}}
+    return {"$set": {**fields, **extra, SOURCE: source}}

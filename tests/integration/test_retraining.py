@@ -26,20 +26,6 @@ def products(customers: range, offerings: tuple[str, ...] = ("a", "b")) -> list[
 
 
 @pytest.fixture
-def history(db: Any) -> MongoHistoryRepository:
-    repo = MongoHistoryRepository(db)
-    repo.ensure_indexes()
-    return repo
-
-
-@pytest.fixture
-def models(db: Any) -> MongoModelRepository:
-    repo = MongoModelRepository(db)
-    repo.ensure_indexes()
-    return repo
-
-
-@pytest.fixture
 def leases(db: Any) -> MongoLeaseRepository:
     return MongoLeaseRepository(db)
 
