@@ -125,16 +125,20 @@ class FakeTmfApis:
         with self._lock:
             return [(path, body) for m, path, body in self.requests if m == method and "/hub" in path]
 
-    def publish(self, api: str, event: dict[str, Any], timeout_s: float = 10.0) -> list[httpx.Response]:
+    def publish(self, api: str, event: dict[str, Any]) -> list[httpx.Response]:
         """POST ``event`` to the callback of every subscription of ``api`` whose query takes its
         ``eventType``; the listeners' answers."""
+        with httpx.Client(timeout=10.0) as client:
+            return self.publish_to(api, event, client)
+
+    def publish_to(self, api: str, event: dict[str, Any], client: httpx.Client) -> list[httpx.Response]:
         with self._lock:
             targets = [s for s in self.subscriptions.values() if s["api"] == api]
         answers = []
         for subscription in targets:
             wanted = event_types(subscription.get("query"))
             if wanted is None or event.get("eventType") in wanted:
-                answers.append(httpx.post(subscription["callback"], json=event, timeout=timeout_s))
+                answers.append(client.post(subscription["callback"], json=event))
         return answers
 
     def close(self) -> None:
