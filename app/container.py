@@ -21,17 +21,20 @@ from services.listener import ListenerService
 from services.notifications import Dispatcher, Relay
 from services.queries import QueryService
 from services.recommendations import EngineProvider, RecommendationProcessor
+from services.retraining import Retrainer, RetrainPolicy
 from services.tasks import TaskRunner
 from services.workers import BackgroundWorkers
 from storage.catalog_repository import MongoCatalogRepository
 from storage.history_repository import MongoHistoryRepository
 from storage.hub_repository import MongoHubRepository
+from storage.lease_repository import MongoLeaseRepository
 from storage.listener_repository import MongoListenerEventRepository
 from storage.model_cache import ModelFileCache
 from storage.model_repository import MongoModelRepository
 from storage.mongo import make_client
 from storage.notification_repository import MongoNotificationRepository
 from storage.query_repository import MongoQueryRepository
+from storage.subscription_repository import MongoSubscriptionRepository
 
 
 @dataclass
@@ -56,13 +59,23 @@ class Container:
     relay: Relay
     dispatcher: Dispatcher
     sender: EventSender
+    subscriptions: MongoSubscriptionRepository
+    retrainer: Retrainer
+    role: str = "server"  # or "worker" (tmf680 worker): decides whether the retrainer runs here
     workers: BackgroundWorkers = field(init=False)
 
     def __post_init__(self) -> None:
-        self.workers = BackgroundWorkers(
-            [("tasks", self.tasks.run_once), ("relay", self.relay.run_once), ("deliveries", self.dispatcher.run_once)],
-            idle_s=self.settings.poll_ms / 1000,
-        )
+        steps = [("tasks", self.tasks.run_once), ("relay", self.relay.run_once),
+                 ("deliveries", self.dispatcher.run_once)]
+        if self.retrains:
+            steps.append(("retrain", self.retrainer.run_once))
+        self.workers = BackgroundWorkers(steps, idle_s=self.settings.poll_ms / 1000)
+
+    @property
+    def retrains(self) -> bool:
+        """Training is CPU heavy: by default only ``tmf680 worker`` processes retrain
+        (``TMF680_RETRAIN_IN_SERVER`` adds the servers' workers)."""
+        return self.retrainer.policy.enabled and (self.role == "worker" or self.settings.retrain_in_server)
 
     def close(self) -> None:
         """Stop the background workers (if started), let in-flight deliveries finish (each bounded by
@@ -74,8 +87,9 @@ class Container:
         self.client.close()
 
 
-def build_container(settings: Settings) -> Container:
-    """Wire storage, engine and services. Call it in the serving process (after any fork)."""
+def build_container(settings: Settings, role: str = "server") -> Container:
+    """Wire storage, engine and services. Call it in the serving process (after any fork).
+    ``role``: ``server`` (an API process, or a command) or ``worker`` (``tmf680 worker``)."""
     if not settings.mongodb_uri:
         raise ValueError("MONGODB_URI is not set (tmf680 serve starts an embedded mongod when it is empty)")
     client = make_client(settings.mongodb_uri, settings.mongo_timeout_ms, write_concern=settings.write_concern)
@@ -87,7 +101,9 @@ def build_container(settings: Settings) -> Container:
     history = MongoHistoryRepository(db)
     models = MongoModelRepository(db)
     notifications = MongoNotificationRepository(db)
-    for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications):
+    subscriptions = MongoSubscriptionRepository(db)
+    leases = MongoLeaseRepository(db)
+    for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications, subscriptions):
         repo.ensure_indexes()
     shared_models = ModelFileCache(models, settings.model_cache_path)  # one mapped copy per machine
     engines = EngineProvider(catalog, shared_models, refresh_s=settings.model_refresh_s,
@@ -120,4 +136,9 @@ def build_container(settings: Settings) -> Container:
         dispatcher=Dispatcher(notifications, hub_repo, sender, owner, retry_for_s=settings.delivery_retry_s,
                               lease_s=settings.delivery_timeout_s * 3 + 5),
         sender=sender,
+        subscriptions=subscriptions,
+        retrainer=Retrainer(history, models, leases, owner,
+                            RetrainPolicy(after=settings.retrain_after, every_s=settings.retrain_every_s,
+                                          lease_s=settings.train_lease_s)),
+        role=role,
     )

@@ -66,6 +66,15 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "How long a failing delivery is retried (exponential backoff) before it is given up"),
     EnvVar("TMF680_CALLBACK_ALLOW", "",
            "Comma-separated hosts, IPs or CIDRs callbacks may use although they are loopback/private/link-local"),
+    EnvVar("TMF680_RETRAIN_AFTER", "1000",
+           "Retrain when this many history documents (TMF637 products, TMF622 orders) were written or removed "
+           "since the model's snapshot; 0: never by count"),
+    EnvVar("TMF680_RETRAIN_EVERY_S", "3600",
+           "Retrain when the model is this old and the history changed at all; 0: never by age"),
+    EnvVar("TMF680_RETRAIN_IN_SERVER", "false",
+           "Also retrain inside server processes (with TMF680_WORKERS); false: only `tmf680 worker` retrains"),
+    EnvVar("TMF680_TRAIN_LEASE_S", "120",
+           "The trainer's lease in MongoDB (one trainer at a time), renewed every third of it while it trains"),
     EnvVar("TMF680_TASK_DELAY_MS", "0", "Testing knob: extra time a worker spends on each asynchronous task"),
     EnvVar("TMF680_MCP", "true",
            "Serve the MCP (Model Context Protocol) endpoint for AI agents beside the API (see MCP endpoint)"),
@@ -248,6 +257,10 @@ class Settings:
     delivery_timeout_s: int = 5
     delivery_retry_s: int = 3600
     callback_allow: str = ""
+    retrain_after: int = 1000
+    retrain_every_s: int = 3600
+    retrain_in_server: bool = False
+    train_lease_s: int = 120
     task_delay_ms: int = 0
     mcp: bool = True
     mcp_path: str = DEFAULT_MCP_PATH
@@ -318,6 +331,10 @@ class Settings:
             delivery_timeout_s=_int(env, "TMF680_DELIVERY_TIMEOUT_S", "5", 1),
             delivery_retry_s=_int(env, "TMF680_DELIVERY_RETRY_S", "3600", 0),
             callback_allow=_callback_allow(env.get("TMF680_CALLBACK_ALLOW", "")),
+            retrain_after=_int(env, "TMF680_RETRAIN_AFTER", "1000", 0),
+            retrain_every_s=_int(env, "TMF680_RETRAIN_EVERY_S", "3600", 0),
+            retrain_in_server=_bool(env, "TMF680_RETRAIN_IN_SERVER", "false"),
+            train_lease_s=_int(env, "TMF680_TRAIN_LEASE_S", "120", 3),
             task_delay_ms=_int(env, "TMF680_TASK_DELAY_MS", "0", 0),
             mcp=_bool(env, "TMF680_MCP", "true"),
             mcp_path=_mcp_path(env, (base, legacy)),

@@ -7,7 +7,7 @@ import os
 import click
 
 from app.settings import CONFIG_ENV
-from cli import catalog, common, demo, history, inspect, model, serve
+from cli import catalog, common, demo, history, inspect, model, serve, subscriptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,3 +36,6 @@ main.add_command(demo.demo)
 main.add_command(inspect.status)
 main.add_command(inspect.deliveries)
 main.add_command(inspect.listener_events)
+main.add_command(subscriptions.subscribe)
+main.add_command(subscriptions.unsubscribe)
+main.add_command(subscriptions.subscriptions)

@@ -21,13 +21,17 @@ def catalog() -> None:
 
 @catalog.command("import")
 @click.argument("file")
+@click.option("--replace", is_flag=True,
+              help="FILE is the whole catalogue: offerings not in it are retired (lifecycleStatus Retired), "
+                   "categories not in it deleted. Only when every document of FILE was read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def catalog_import(file: str, as_json: bool) -> None:
+def catalog_import(file: str, replace: bool, as_json: bool) -> None:
     """Upsert offerings and categories from FILE (JSON array, NDJSON, {"category": [...],
     "productOffering": [...]}; .gz accepted; - for stdin). Bad documents are reported by line."""
-    from services.imports import import_catalog
+    from services.imports import import_catalog, replace_catalog
 
-    import_file(file, as_json, "catalogue", lambda items, c, bar: import_catalog(items, c.catalog, bar))
+    run = replace_catalog if replace else import_catalog
+    import_file(file, as_json, "catalogue", lambda items, c, bar: run(items, c.catalog, bar), replace)
 
 
 @catalog.command("sync")
@@ -38,29 +42,35 @@ def catalog_import(file: str, as_json: bool) -> None:
 @click.option("--timeout", "timeout_s", default=30.0, show_default=True, type=click.FloatRange(0.1, 600))
 def catalog_sync(base_url: str, page_size: int, retries: int, timeout_s: float) -> None:
     """Pull category and productOffering from a TMF620 server page by page (offset/limit)."""
+    if not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an absolute http(s) URL", param_hint="--from")
+    with common.container(common.settings()) as container:
+        sync_from(base_url, container, page_size=page_size, retries=retries, timeout_s=timeout_s)
+
+
+def sync_from(base_url: str, container: Container, page_size: int = 100, retries: int = 5,
+              timeout_s: float = 30.0) -> None:
+    """Pull the catalogue of the TMF620 server at ``base_url`` into the store, with progress and
+    a summary line (``catalog sync``, and ``subscribe`` on a first TMF620 subscription)."""
     from outbound.tmf620_client import CatalogSyncError, Tmf620Client
     from services.imports import CATEGORY, PRODUCT_OFFERING, import_catalog
 
-    if not base_url.startswith(("http://", "https://")):
-        raise click.BadParameter("must be an absolute http(s) URL", param_hint="--from")
-    settings = common.settings()
     client = Tmf620Client(base_url, page_size=page_size, retries=retries, timeout_s=timeout_s)
     totals: dict[str, int] = {}
     rejected = 0
     try:
-        with common.container(settings) as container:
-            for resource in (CATEGORY, PRODUCT_OFFERING):
-                with common.progress(resource) as bar:
-                    for docs, total in client.pages(resource):
-                        if total is not None:
-                            bar.total = total
-                        items = [(i, {"@collection": resource, **d}) for i, d in enumerate(docs, 1)]
-                        report = import_catalog(items, container.catalog)
-                        totals[resource] = totals.get(resource, 0) + report.written.get(resource, 0)
-                        rejected += len(report.errors)
-                        for error in report.errors:
-                            click.echo(f"  {resource}: {error.message}", err=True)
-                        bar.update(len(docs))
+        for resource in (CATEGORY, PRODUCT_OFFERING):
+            with common.progress(resource) as bar:
+                for docs, total in client.pages(resource):
+                    if total is not None:
+                        bar.total = total
+                    items = [(i, {"@collection": resource, **d}) for i, d in enumerate(docs, 1)]
+                    report = import_catalog(items, container.catalog)
+                    totals[resource] = totals.get(resource, 0) + report.written.get(resource, 0)
+                    rejected += len(report.errors)
+                    for error in report.errors:
+                        click.echo(f"  {resource}: {error.message}", err=True)
+                    bar.update(len(docs))
     except CatalogSyncError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -72,9 +82,10 @@ def catalog_sync(base_url: str, page_size: int, retries: int, timeout_s: float) 
 
 def import_file(file: str, as_json: bool, label: str,
                  run: Callable[[Iterator[Any], Container, Callable[[int], Any]], ImportReport],
-                 fast: bool = False) -> None:
+                 replace: bool = False, fast: bool = False) -> None:
     """Read FILE with line numbers, import it with a progress bar, print the summary; exit 1 when
-    nothing in a non-empty file could be imported. ``fast``: see ``read_documents``."""
+    nothing in a non-empty file could be imported, or when a replacing import took nothing away
+    because of rejected documents. ``fast``: see ``read_documents``."""
     from services.documents import read_documents
 
     settings = common.settings()
@@ -83,4 +94,8 @@ def import_file(file: str, as_json: bool, label: str,
         report = run(read_documents(stream, fast), container, bar.update)
     common.report(report, as_json)
     if report.read and not any(report.written.values()):
+        raise SystemExit(1)
+    if replace and report.replaced is None:
+        click.echo("nothing retired or removed: --replace needs every document of the file to be importable",
+                   err=True)
         raise SystemExit(1)

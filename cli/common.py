@@ -39,7 +39,7 @@ def open_input(path: str) -> IO[str]:
 
 
 @contextlib.contextmanager
-def container(settings: Settings) -> Iterator[Container]:
+def container(settings: Settings, role: str = "server") -> Iterator[Container]:
     """Storage and services for a command: MONGODB_URI, the running embedded server's mongod, or
     a private embedded mongod for the duration of the command."""
     from app.container import build_container
@@ -48,7 +48,7 @@ def container(settings: Settings) -> Iterator[Container]:
 
     try:
         with mongo_uri(settings.mongodb_uri, settings.data_dir) as uri:
-            container = build_container(settings.replace(mongodb_uri=uri))
+            container = build_container(settings.replace(mongodb_uri=uri), role)
             try:
                 yield container
             finally:
@@ -71,6 +71,9 @@ def report(report: ImportReport, as_json: bool) -> None:
     else:
         written = ", ".join(f"{n} {kind}" for kind, n in sorted(report.written.items())) or "nothing"
         click.echo(f"read {report.read} documents, wrote {written}, {len(report.errors)} rejected")
+        if report.replaced is not None:
+            taken = ", ".join(f"{n} {kind}" for kind, n in sorted(report.replaced.items()))
+            click.echo(f"replaced: not in the file, so retired or removed: {taken}")
     for error in report.errors[:50]:
         click.echo(f"  line {error.line}: {error.message}", err=True)
     if len(report.errors) > 50:

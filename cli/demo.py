@@ -11,6 +11,8 @@ from cli import common
 if TYPE_CHECKING:
     from app.container import Container
 
+DEMO_SOURCE = "demo"  # the tag the demo's documents carry (``source``), so that they can be removed
+
 
 @click.group()
 def demo() -> None:
@@ -37,10 +39,44 @@ def load_demo_data(container: Container) -> None:
     categories, offerings, products = load_demo()
     catalog_items = [(i, {"@collection": "category", **d}) for i, d in enumerate(categories, 1)]
     catalog_items += [(i, {"@collection": "productOffering", **d}) for i, d in enumerate(offerings, 1)]
-    report = import_catalog(catalog_items, container.catalog)
+    report = import_catalog(catalog_items, container.catalog, source=DEMO_SOURCE)
     click.echo(f"demo catalogue: {report.written}", err=True)
     with common.progress("demo products", len(products)) as bar:
-        history_report = import_history(enumerate(products, 1), container.history, bar.update)
+        history_report = import_history(enumerate(products, 1), container.history, bar.update, source=DEMO_SOURCE)
     click.echo(f"demo history: {history_report.written}, {len(history_report.errors)} rejected", err=True)
     version, model = train_and_publish(container.history, container.models)
     click.echo(f"model v{version} trained ({model.kind}, {model.metadata['trainingSeconds']:.2f} s)", err=True)
+
+
+@demo.command("remove")
+def demo_remove() -> None:
+    """Remove exactly the demo's catalogue and history (what `demo load` wrote and nothing has
+    overwritten since), then retrain on what remains, or drop the models if nothing remains."""
+    from services.training import TrainingError, train_and_publish
+
+    settings = common.settings()
+    with common.container(settings) as container:
+        catalogue = container.catalog.remove_source(DEMO_SOURCE)
+        history = container.history.remove_source(DEMO_SOURCE)
+        click.echo(f"removed the demo's {catalogue['productOffering']} offerings, {catalogue['category']} "
+                   f"categories and {history} history documents")
+        if not any(catalogue.values()) and not history:
+            return
+        try:
+            version, model = train_and_publish(container.history, container.models)
+        except TrainingError:
+            dropped = container.models.prune(keep=0)
+            click.echo(f"no history left: {dropped} model versions removed (import a history, then tmf680 train)")
+            return
+        click.echo(f"model v{version} trained on the remaining history ({model.metadata['nInteractions']} "
+                   "interactions)")
+
+
+def demo_presence(container: Container) -> str | None:
+    """One line saying that demo data is in the store (None: there is none)."""
+    catalogue = container.catalog.count_source(DEMO_SOURCE)
+    history = container.history.count_source(DEMO_SOURCE)
+    if not any(catalogue.values()) and not history:
+        return None
+    return (f"demo data present: {catalogue['productOffering']} offerings, {catalogue['category']} categories, "
+            f"{history} history documents (tmf680 demo remove takes them away)")

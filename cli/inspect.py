@@ -41,6 +41,8 @@ def status(as_json: bool) -> None:
             "listenerEvents": container.listener_store.count(),
             "catalogue": {**container.catalog.counts(), "version": container.catalog.version()},
             "historyDocuments": container.history.count(),
+            "historyChanges": container.history.change_seq(),
+            "subscriptions": [{"api": s["api"], "hub": s["hub"], "id": s["id"]} for s in container.subscriptions.all()],
             "model": ({"version": models[0]["version"], "kind": models[0]["meta"].get("kind"),
                        "created": models[0]["created"]} if models else None),
         }
@@ -58,11 +60,13 @@ def status(as_json: bool) -> None:
     catalogue = summary["catalogue"]
     click.echo(f"catalogue         v{catalogue['version']}: {catalogue['productOffering']} offerings, "
                f"{catalogue['category']} categories")
-    click.echo(f"history           {summary['historyDocuments']} documents")
+    click.echo(f"history           {summary['historyDocuments']} documents, {summary['historyChanges']} changes")
     model = summary["model"]
     trained = f"v{model['version']} ({model['kind']}, trained {model['created']:%Y-%m-%d %H:%M:%S %Z})" if model else ""
     click.echo(f"model             {trained or 'none (tmf680 train)'}")
     click.echo(f"listener events   {summary['listenerEvents']}")
+    click.echo("subscribed to     " + (", ".join(f"{s['api']} at {s['hub']}" for s in summary["subscriptions"])
+                                       or "nothing (tmf680 subscribe)"))
 
 
 @click.command("listener-events")

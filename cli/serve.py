@@ -8,7 +8,7 @@ import signal
 import click
 
 from cli import common
-from cli.demo import load_demo_data
+from cli.demo import demo_presence, load_demo_data
 
 
 @click.command()
@@ -41,6 +41,9 @@ def serve(host: str, port: int, demo: bool) -> None:
         container = app.app.extensions["tmf680"]
         if demo and not container.catalog.counts()["productOffering"]:
             load_demo_data(container)
+        presence = demo_presence(container)
+        if presence:
+            click.echo(presence, err=True)
         click.echo(f"TMF680 API at http://{host}:{port}{settings.base_path}/queryProductRecommendation", err=True)
         # the app writes its own JSON access line per request (edge/request_log.py)
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True,
@@ -63,9 +66,10 @@ def worker() -> None:
     configure_logging(settings.log_level, settings.log_format)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, common.exit_on_signal)
-    with common.container(settings) as container:
+    with common.container(settings, role="worker") as container:
         container.workers.start()
-        click.echo(f"worker {container.tasks.owner} running", err=True)
+        retraining = "retraining on" if container.retrains else "retraining off (TMF680_RETRAIN_AFTER/_EVERY_S 0)"
+        click.echo(f"worker {container.tasks.owner} running; {retraining}", err=True)
         try:
             container.workers.wait()
         finally:

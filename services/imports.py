@@ -4,14 +4,21 @@ Documents are read with line numbers; a bad one is reported and skipped, the res
 batches of idempotent upserts (by id), so a re-import changes nothing and the API keeps serving.
 History (millions of documents) keeps several batches in flight: while the database writes some,
 this thread parses the next.
+
+A *replacing* import (``replace_catalog``, ``replace_history``) then takes away what the file did not
+hold: offerings are retired (``lifecycleStatus: Retired``, never recommended, kept so that history
+and old answers still name them), categories and history documents are deleted. It does so only when
+every document of the file was read: with one rejected line nothing is taken away.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from recommender.documents import Category, ProductOffering
@@ -27,13 +34,23 @@ Progress = Callable[[int], None]
 
 
 class CatalogStore(Protocol):
-    def upsert(self, collection: str, documents: Iterable[dict[str, Any]]) -> int: ...
+    def upsert(self, collection: str, documents: Iterable[dict[str, Any]], source: str | None = None,
+               run: str | None = None) -> int: ...
 
     def bump_version(self) -> int: ...
 
 
+class ReplaceableCatalog(CatalogStore, Protocol):
+    def retire_absent(self, run: str, before: datetime) -> dict[str, int]: ...
+
+
 class HistoryStore(Protocol):
-    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]]) -> int: ...
+    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
+               run: str | None = None) -> int: ...
+
+
+class ReplaceableHistory(HistoryStore, Protocol):
+    def remove_absent(self, run: str, before: datetime) -> int: ...
 
 
 @dataclass
@@ -41,13 +58,23 @@ class ImportReport:
     read: int = 0
     written: dict[str, int] = field(default_factory=dict)
     errors: list[BadLine] = field(default_factory=list)
+    # a replacing import: what it retired or removed per kind (None: it took nothing away)
+    replaced: dict[str, int] | None = None
 
     def count(self, kind: str, n: int) -> None:
         self.written[kind] = self.written.get(kind, 0) + n
 
     def as_dict(self) -> dict[str, Any]:
-        return {"read": self.read, "written": self.written, "errors": len(self.errors),
-                "firstErrors": [{"line": e.line, "message": e.message} for e in self.errors[:20]]}
+        out = {"read": self.read, "written": self.written, "errors": len(self.errors),
+               "firstErrors": [{"line": e.line, "message": e.message} for e in self.errors[:20]]}
+        if self.replaced is not None:
+            out["replaced"] = self.replaced
+        return out
+
+    @property
+    def complete(self) -> bool:
+        """Every document read was written (a replacing import may take the rest away)."""
+        return not self.errors and any(self.written.values())
 
 
 def _documents(items: Iterable[Item], report: ImportReport,
@@ -83,13 +110,15 @@ def catalog_kind(doc: dict[str, Any]) -> str:
 
 
 def import_catalog(items: Iterable[Item], store: CatalogStore, progress: Progress | None = None,
-                   batch: int = BATCH) -> ImportReport:
+                   batch: int = BATCH, source: str | None = None, run: str | None = None) -> ImportReport:
+    """Upsert the catalogue documents; ``source`` tags them (e.g. ``demo``), ``run`` marks them
+    for a replacing import."""
     report = ImportReport()
     pending: dict[str, list[dict[str, Any]]] = {CATEGORY: [], PRODUCT_OFFERING: []}
 
     def flush(kind: str) -> None:
         if pending[kind]:
-            report.count(kind, store.upsert(kind, pending[kind]))
+            report.count(kind, store.upsert(kind, pending[kind], source=source, run=run))
             pending[kind] = []
 
     for line, doc, document in _documents(items, report, progress):
@@ -113,10 +142,12 @@ def import_catalog(items: Iterable[Item], store: CatalogStore, progress: Progres
 
 
 def import_history(items: Iterable[Item], store: HistoryStore, progress: Progress | None = None,
-                   batch: int = HISTORY_BATCH, in_flight: int = IN_FLIGHT) -> ImportReport:
+                   batch: int = HISTORY_BATCH, in_flight: int = IN_FLIGHT, source: str | None = None,
+                   run: str | None = None) -> ImportReport:
     """Parse and upsert TMF637/TMF622 documents, up to ``in_flight`` batches being written at once
     (the store must be thread-safe); a batch that fails stops the import with its error. A document
-    whose kind and id are in a batch still being written waits for it: the later line wins."""
+    whose kind and id are in a batch still being written waits for it: the later line wins.
+    ``source`` tags the documents (the demo's), ``run`` marks one replacing import."""
     report = ImportReport()
     pending: list[tuple[HistoryRecord, dict[str, Any]]] = []
     writing: deque[tuple[Future[int], Counter[str], set[tuple[str, str]]]] = deque()
@@ -134,7 +165,8 @@ def import_history(items: Iterable[Item], store: HistoryStore, progress: Progres
         def flush() -> None:
             if pending:
                 keys = {(r.kind, r.id) for r, _ in pending}
-                writing.append((pool.submit(store.upsert, list(pending)), Counter(r.kind for r, _ in pending), keys))
+                future = pool.submit(store.upsert, list(pending), source=source, run=run)
+                writing.append((future, Counter(r.kind for r, _ in pending), keys))
                 pending.clear()
                 settle(in_flight)
 
@@ -156,4 +188,27 @@ def import_history(items: Iterable[Item], store: HistoryStore, progress: Progres
             flush()
         finally:
             settle(0)
+    return report
+
+
+def replace_catalog(items: Iterable[Item], store: ReplaceableCatalog, progress: Progress | None = None,
+                    batch: int = BATCH) -> ImportReport:
+    """Import, then retire the offerings and delete the categories the file did not hold."""
+    return _replacing(lambda run: import_catalog(items, store, progress, batch, run=run), store.retire_absent)
+
+
+def replace_history(items: Iterable[Item], store: ReplaceableHistory, progress: Progress | None = None,
+                    batch: int = HISTORY_BATCH) -> ImportReport:
+    """Import, then delete the products and orders the file did not hold."""
+    return _replacing(lambda run: import_history(items, store, progress, batch, run=run),
+                      lambda run, started: {"removed": store.remove_absent(run, started)})
+
+
+def _replacing(run_import: Callable[[str], ImportReport],
+               take_away: Callable[[str, datetime], dict[str, int]]) -> ImportReport:
+    """One import marked as a run; once every document of it was written, what it left out goes."""
+    run, started = uuid.uuid4().hex, datetime.now(UTC)
+    report = run_import(run)
+    if report.complete:
+        report.replaced = take_away(run, started)
     return report

@@ -19,6 +19,8 @@ class InteractionSource(Protocol):
     def interaction_chunks(self) -> Iterator[tuple[list[str], list[str]]]:
         """(customer ids, offering ids) of the stored interactions, chunk by chunk."""
 
+    def change_seq(self) -> int: ...
+
 
 class ModelStore(Protocol):
     def save(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> int: ...
@@ -42,6 +44,7 @@ def train_and_publish(history: InteractionSource, models: ModelStore, kind: str 
     if kind not in MODEL_KINDS:
         raise TrainingError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
     started = time.perf_counter()
+    snapshot = history.change_seq()  # read first: a change made while reading counts as not yet seen
     builder = InteractionBuilder()
     for customers, offerings in history.interaction_chunks():
         builder.add(customers, offerings)
@@ -53,6 +56,7 @@ def train_and_publish(history: InteractionSource, models: ModelStore, kind: str 
     read_seconds = time.perf_counter() - started
     model = train_matrix(data, kind, dict(params or {}), seed=seed)
     del data
+    model.metadata["historySeq"] = snapshot
     model.metadata["readSeconds"] = round(read_seconds, 4)
     meta, blobs = model.to_payload()
     version = models.save(meta, blobs)

@@ -11,12 +11,11 @@ from pymongo.database import Database
 
 from services.ports import CatalogChanges, Stamped
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, next_count, stamped_write, translate_errors
+from storage.mongo import COUNTERS, SOURCE, next_count, stamped_write, tagged_update, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
-
-
+RETIRED = "Retired"  # the TMF620 lifecycleStatus given to offerings a replacing import left out
 LIVE = {"deleted": {"$ne": True}}
 
 
@@ -26,7 +25,8 @@ class MongoCatalogRepository:
     Each document carries ``seq``, the catalogue version its last write took, so a server can read
     only what changed since the version it has (``changes_since``). A retired document stays as a
     tombstone (``deleted``) with the ``stamp`` of the event that retired it: an older event arriving
-    later finds it and changes nothing, and servers see the retirement as a change."""
+    later finds it and changes nothing, and servers see the retirement as a change. Removals by a
+    replacing import or ``demo remove`` are tombstones too, for the same reason."""
 
     def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
         self._db = db
@@ -38,17 +38,21 @@ class MongoCatalogRepository:
                                            IndexModel([("seq", ASCENDING)], name="seq")])
 
     @translate_errors
-    def upsert(self, collection: str, documents: Iterable[dict[str, Any]]) -> int:
-        """Insert or replace documents by ``id``; returns how many were written."""
+    def upsert(self, collection: str, documents: Iterable[dict[str, Any]], source: str | None = None,
+               run: str | None = None) -> int:
+        """Insert or replace documents by ``id``; returns how many were written. ``source`` tags
+        them (a later write without it removes the tag); ``run`` marks them as written by one import
+        (``retire_absent``)."""
         assert collection in (OFFERINGS, CATEGORIES)
         now = datetime.now(UTC)
         docs = list(documents)
         if not docs:
             return 0
         seq = self.bump_version()
-        ops = [UpdateOne({"id": str(doc["id"])},
-                         {"$set": {"id": str(doc["id"]), "r": encode(doc), "updated": now, "seq": seq,
-                                   "deleted": False}}, upsert=True) for doc in docs]
+        ops = []
+        for doc in docs:
+            fields = {"id": str(doc["id"]), "r": encode(doc), "updated": now, "seq": seq, "deleted": False}
+            ops.append(UpdateOne({"id": str(doc["id"])}, tagged_update(fields, source, run), upsert=True))
         self._db[collection].bulk_write(ops, ordered=False)
         return len(ops)
 
@@ -82,6 +86,35 @@ class MongoCatalogRepository:
                 found[doc["id"]] = None if doc.get("deleted") else decode(doc["r"])
             out.append(found)
         return CatalogChanges(offerings=out[0], categories=out[1])
+
+    @translate_errors
+    def retire_absent(self, run: str, before: datetime) -> dict[str, int]:
+        """After the replacing import ``run``: offerings it did not write get ``lifecycleStatus:
+        Retired`` (kept, never recommended again; a later import or event can bring them back),
+        categories it did not write become tombstones (removed). Documents written after ``before``
+        (events during the import) are left alone. Each change takes a new catalogue version."""
+        absent = {"run": {"$ne": run}, "updated": {"$not": {"$gte": before}}, **LIVE}
+        now = datetime.now(UTC)
+        retired = self._db[OFFERINGS].update_many(
+            {**absent, "r.lifecycleStatus": {"$ne": RETIRED}},
+            {"$set": {"r.lifecycleStatus": RETIRED, "updated": now, "retiredAt": now,
+                      "seq": self.bump_version()}}).modified_count
+        removed = self._tombstones(CATEGORIES, absent)
+        return {OFFERINGS: retired, CATEGORIES: removed}
+
+    def _tombstones(self, collection: str, found: dict[str, Any]) -> int:
+        return self._db[collection].update_many(
+            {**found, **LIVE}, {"$set": {"deleted": True, "updated": datetime.now(UTC),
+                                         "seq": self.bump_version()}}).modified_count
+
+    @translate_errors
+    def remove_source(self, source: str) -> dict[str, int]:
+        """Remove (as tombstones) every live offering and category tagged ``source``."""
+        return {name: self._tombstones(name, {SOURCE: source}) for name in (OFFERINGS, CATEGORIES)}
+
+    @translate_errors
+    def count_source(self, source: str) -> dict[str, int]:
+        return {name: self._db[name].count_documents({SOURCE: source, **LIVE}) for name in (OFFERINGS, CATEGORIES)}
 
     @translate_errors
     def bump_version(self) -> int:

@@ -1,10 +1,15 @@
-"""Customer history (TMF637 products, TMF622 orders) as the engine reads it."""
+"""Customer history (TMF637 products, TMF622 orders) as the engine reads it.
+
+Every write (imports, and the TMF637/TMF622 events) and every removal adds the number of documents
+it touched to the ``history`` change counter (``change_seq``): a model records the counter it was
+trained at, and the retrainer compares the two to know how much changed since.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,9 +21,10 @@ from pymongo.errors import BulkWriteError
 from services.history import ORDER, HistoryRecord
 from services.ports import Stamped
 from storage.codec import decode
-from storage.mongo import stamped_put, stamped_write, translate_errors
+from storage.mongo import SOURCE, next_count, read_count, stamped_put, stamped_write, tagged_update, translate_errors
 
 COLLECTION = "customerHistory"
+COUNTER = "history"  # the change counter, in storage.mongo's counters collection
 DUPLICATE_KEY = 11000
 BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
 
@@ -33,6 +39,7 @@ def json_text(doc: dict[str, Any]) -> str:
 
 class MongoHistoryRepository:
     def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+        self._db = db
         self._col = db[COLLECTION]
 
     @translate_errors
@@ -40,6 +47,7 @@ class MongoHistoryRepository:
         self._col.create_indexes([
             IndexModel([("customers", ASCENDING), ("heldStatus", ASCENDING)], name="customer_held"),
             IndexModel([("kind", ASCENDING), ("id", ASCENDING)], unique=True, name="kind_id"),
+            IndexModel([(SOURCE, ASCENDING)], name="source", partialFilterExpression={SOURCE: {"$exists": True}}),
         ])
 
     @staticmethod
@@ -49,13 +57,15 @@ class MongoHistoryRepository:
             "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
             "start": rec.start, "end": rec.end,
             "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
-            "r": json_text(doc), "deleted": False,
+            "r": json_text(doc), "deleted": False, "written": datetime.now(UTC),
         }
 
     @translate_errors
-    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]]) -> int:
+    def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
+               run: str | None = None) -> int:
         """Insert or replace (record, original document) pairs by kind and id; safe to call from
-        several threads at once.
+        several threads at once. ``source`` tags the documents (a later write without it removes the
+        tag); ``run`` marks them as written by one import (``remove_absent``).
 
         New documents (a first import: millions) go in with one unordered ``insert_many``, about a
         third of an upsert's work for mongod; those whose kind and id exist already fail on the
@@ -63,9 +73,11 @@ class MongoHistoryRepository:
         ordering stamp an event left). The original document is kept as its JSON text (``r``): it is
         read back only for one resource at a time (``current``), and text costs neither a
         key-escaping walk nor the BSON encoding of every nested field."""
-        docs = [self._fields(rec, doc) for rec, doc in records]
-        if not docs:
+        fields = [self._fields(rec, doc) for rec, doc in records]
+        if not fields:
             return 0
+        tags = {**({} if run is None else {"run": run}), **({} if source is None else {SOURCE: source})}
+        docs = [{**f, **tags} for f in fields]
         try:
             with pymongo.timeout(BULK_TIMEOUT_S):  # a busy mongod may take longer than a request may wait
                 self._col.insert_many(docs, ordered=False)
@@ -74,10 +86,11 @@ class MongoHistoryRepository:
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             existing = sorted(e["index"] for e in errors)
-            updates = [{k: v for k, v in docs[i].items() if k != "_id"} for i in existing]
             with pymongo.timeout(BULK_TIMEOUT_S):
-                self._col.bulk_write([UpdateOne({"kind": d["kind"], "id": d["id"]}, {"$set": d}, upsert=True)
-                                      for d in updates], ordered=True)
+                self._col.bulk_write([UpdateOne({"kind": fields[i]["kind"], "id": fields[i]["id"]},
+                                                tagged_update(fields[i], source, run), upsert=True)
+                                      for i in existing], ordered=True)
+        self._changed(len(docs))
         return len(docs)
 
     @translate_errors
@@ -98,16 +111,50 @@ class MongoHistoryRepository:
         if record is None:
             fields: dict[str, Any] = {"kind": kind, "id": resource_id, "customers": [], "offerings": [],
                                       "heldStatus": False, "signal": False, "start": None, "end": None,
-                                      "orderItems": [], "r": json_text(document), "deleted": True}
+                                      "orderItems": [], "r": json_text(document), "deleted": True,
+                                      "written": datetime.now(UTC)}
         else:
             fields = self._fields(record, document)
-        return stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
-                             expected is not None, expected.stamp if expected else None)
+        written = stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
+                                expected is not None, expected.stamp if expected else None)
+        if written:
+            self._changed(1)
+        return written
 
     @translate_errors
     def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool:
         """Store one whole product or order unless the stored one's stamp is not older (one round trip)."""
-        return stamped_put(self._col, {"kind": record.kind, "id": record.id}, self._fields(record, document), stamp)
+        written = stamped_put(self._col, {"kind": record.kind, "id": record.id}, self._fields(record, document), stamp)
+        if written:
+            self._changed(1)
+        return written
+
+    def _changed(self, n: int) -> None:
+        if n:
+            next_count(self._db, COUNTER, field="seq", by=n)
+
+    @translate_errors
+    def change_seq(self) -> int:
+        """How many document writes and removals the history has seen (a monotonic counter)."""
+        return read_count(self._db, COUNTER, field="seq")
+
+    @translate_errors
+    def remove_absent(self, run: str, before: datetime) -> int:
+        """Delete what the import ``run`` did not write (documents written after ``before``, e.g. by
+        events during the import, stay). Returns how many were deleted."""
+        deleted = self._col.delete_many({"run": {"$ne": run}, "written": {"$not": {"$gte": before}}}).deleted_count
+        self._changed(deleted)
+        return deleted
+
+    @translate_errors
+    def remove_source(self, source: str) -> int:
+        deleted = self._col.delete_many({SOURCE: source}).deleted_count
+        self._changed(deleted)
+        return deleted
+
+    @translate_errors
+    def count_source(self, source: str) -> int:
+        return self._col.count_documents({SOURCE: source})
 
     @translate_errors
     def held_offerings(self, customer_id: str, now: datetime) -> frozenset[str]:

@@ -69,6 +69,17 @@ class MongoModelRepository:
         return int(doc["version"]) if doc else 0
 
     @translate_errors
+    def latest_info(self) -> dict[str, Any] | None:
+        """``version``, ``created`` and ``historySeq`` (the history change counter it was trained
+        at; 0 when unknown) of the newest complete model, without its arrays."""
+        doc = self._col.find_one({"complete": True}, {"version": 1, "created": 1, "meta.metadata.historySeq": 1},
+                                 sort=[("version", DESCENDING)])
+        if doc is None:
+            return None
+        return {"version": int(doc["version"]), "created": doc["created"],
+                "historySeq": int(doc.get("meta", {}).get("metadata", {}).get("historySeq") or 0)}
+
+    @translate_errors
     def load(self, version: int) -> tuple[dict[str, Any], dict[str, bytes], datetime] | None:
         doc = self._col.find_one({"version": version, "complete": True})
         if doc is None:

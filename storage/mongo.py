@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import MongoClient, ReturnDocument
@@ -72,14 +73,32 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
 COUNTERS = "versions"  # one document per counter: the catalogue and model versions, the event sequence
 
 
-def next_count(db: Database, name: str, field: str = "version", also_set: Mapping[str, Any] | None = None) -> int:
-    """Increment the counter ``name`` atomically (created at 1) and return its new value."""
-    update: dict[str, Any] = {"$inc": {field: 1}}
+def next_count(db: Database, name: str, field: str = "version", also_set: Mapping[str, Any] | None = None,
+               by: int = 1) -> int:
+    """Increment the counter ``name`` atomically by ``by`` (created at ``by``) and return its new value."""
+    update: dict[str, Any] = {"$inc": {field: by}}
     if also_set:
         update["$set"] = dict(also_set)
     doc = db[COUNTERS].find_one_and_update({"_id": name}, update, upsert=True, return_document=ReturnDocument.AFTER)
     assert doc is not None  # upsert=True always returns the document
     return int(doc[field])
+
+
+def read_count(db: Database, name: str, field: str = "version") -> int:
+    """The counter's current value (0 before its first increment)."""
+    doc = db[COUNTERS].find_one({"_id": name}, {field: 1})
+    return int(doc.get(field, 0)) if doc else 0
+
+
+# A lease is ``{owner, until}`` in the leased document: whoever holds an unexpired one does the work
+# (a task, a delivery, a training run); a holder that dies stops renewing and the lease runs out.
+def new_lease(owner: str, now: datetime, lease_s: float) -> dict[str, Any]:
+    return {"owner": owner, "until": now + timedelta(seconds=lease_s)}
+
+
+def lease_free(now: datetime) -> dict[str, Any]:
+    """Filter: the document has no lease, or its lease ran out."""
+    return {"$or": [{"lease": None}, {"lease.until": {"$lt": now}}]}
 
 
 def stamped_write(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
@@ -106,3 +125,16 @@ def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, An
     except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
         return False
     return True
+
+
+SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole
+
+
+def tagged_update(fields: dict[str, Any], source: str | None, run: str | None) -> dict[str, Any]:
+    """The ``$set`` of an import's write: ``fields``, the import ``run`` that wrote it (replacing
+    imports take away what it did not write), and the ``source`` tag, removed when not given (a
+    document the operator imports over a demo one is the operator's)."""
+    extra: dict[str, Any] = {} if run is None else {"run": run}
+    if source is None:
+        return {"$set": {**fields, **extra}, "$unset": {SOURCE: ""}}
+    return {"$set": {**fields, **extra, SOURCE: source}}

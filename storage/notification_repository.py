@@ -8,7 +8,7 @@ its state, attempts, next attempt time and a short lease while a dispatcher is s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -16,7 +16,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from storage.codec import decode, encode
-from storage.mongo import next_count, translate_errors
+from storage.mongo import lease_free, new_lease, next_count, translate_errors
 
 EVENTS = "event"
 DELIVERIES = "delivery"
@@ -74,7 +74,7 @@ class MongoNotificationRepository:
             {"$sort": {"subscription": 1, "seq": 1}},
             {"$group": {"_id": "$subscription", "head": {"$first": "$$ROOT"}}},
             {"$replaceRoot": {"newRoot": "$head"}},
-            {"$match": {"nextAt": {"$lte": now}, "$or": [{"lease": None}, {"lease.until": {"$lt": now}}]}},
+            {"$match": {"nextAt": {"$lte": now}, **lease_free(now)}},
             {"$sort": {"seq": 1}},
             {"$limit": limit},
         ]
@@ -83,8 +83,8 @@ class MongoNotificationRepository:
     @translate_errors
     def claim(self, delivery_id: str, owner: str, now: datetime, lease_s: float) -> dict[str, Any] | None:
         return self._deliveries.find_one_and_update(
-            {"_id": delivery_id, "status": PENDING, "$or": [{"lease": None}, {"lease.until": {"$lt": now}}]},
-            {"$set": {"lease": {"owner": owner, "until": now + timedelta(seconds=lease_s)}}},
+            {"_id": delivery_id, "status": PENDING, **lease_free(now)},
+            {"$set": {"lease": new_lease(owner, now, lease_s)}},
             return_document=ReturnDocument.AFTER,
         )
 

@@ -11,7 +11,7 @@ Each stored document carries, beside the resource ``r``:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -23,7 +23,7 @@ from services.ports import Document, Page
 from services.queries import with_items
 from storage.codec import date_shadow, decode, encode
 from storage.filters import RESOURCE, field_path, to_mongo_filter, to_projection, to_sort
-from storage.mongo import translate_errors
+from storage.mongo import new_lease, translate_errors
 
 COLLECTION = "queryProductRecommendation"
 DEFAULT_SORT = [("created", DESCENDING), ("_id", DESCENDING)]
@@ -70,8 +70,7 @@ class MongoQueryRepository:
     def claim(self, owner: str, lease_s: float, now: datetime, event: Document) -> Document | None:
         """Take the oldest ``accepted`` task (→ ``inProgress``, with its state-change event in the
         outbox), else one whose worker's lease ran out. Returns the resource, or None."""
-        until = now + timedelta(seconds=lease_s)
-        lease = {"owner": owner, "until": until}
+        lease = new_lease(owner, now, lease_s)
         snapshot = {"$mergeObjects": [f"${RESOURCE}", {"state": "inProgress"}]}
         entry = {"$literal": {k: v for k, v in _outbox_entry(event).items() if k != "resource"}}
         found = self._col.find_one_and_update(

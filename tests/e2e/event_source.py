@@ -3,28 +3,22 @@
 ``EventSource`` makes events in each document's envelope (``eventId``, ``eventTime``, ``eventType``,
 ``event.<resource>``) with a clock that moves forward, so the order they are made in is the order they
 happened in; ``post`` sends one to a callback URL (the listener base ``<base>/listener`` or a per-event
-``<base>/listener/<event>``). ``Hub`` is the small HTTP app around it: it takes ``POST <base>/hub``
-registrations and ``DELETE <base>/hub/{id}`` like a TMF620/TMF637/TMF622 server, and ``publish``
-POSTs an event to every registered callback whose ``query`` (``eventType=A,B`` or none) matches.
+``<base>/listener/<event>``). ``Hub`` is one API's hub of the fake servers in ``hub_fake``: it takes
+``POST <base>/hub`` registrations and ``DELETE <base>/hub/{id}``, and ``publish`` POSTs an event to
+every registered callback whose ``query`` (``eventType=A,B`` or none) matches.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from hub_fake import ROOTS, FakeTmfApis
 
-BASES = {
-    "tmf620": "/tmf-api/productCatalogManagement/v4",
-    "tmf637": "/tmf-api/productInventory/v4",
-    "tmf622": "/tmf-api/productOrderingManagement/v4",
-}
+BASES = ROOTS  # the API base paths, as the documents declare them
 CUSTOMER_ROLE = "customer"
 
 
@@ -78,70 +72,21 @@ def post(client: httpx.Client, callback: str, event: dict[str, Any]) -> httpx.Re
     return client.post(callback, json=event)
 
 
-def _matches(query: str | None, event: dict[str, Any]) -> bool:
-    if not query:
-        return True
-    for part in query.split("&"):
-        name, _, values = part.partition("=")
-        if name == "eventType" and event.get("eventType") not in values.split(","):
-            return False
-    return True
-
-
-class Hub:
-    """A TMF620/TMF637/TMF622 server's ``/hub`` on a free port, and the publisher of its events."""
+class Hub(FakeTmfApis):
+    """One API's ``/hub`` of the fake TMF servers (``hub_fake.FakeTmfApis``), publishing with a
+    given client and recording what each callback answered."""
 
     def __init__(self, api: str = "tmf620") -> None:
-        self.base = BASES[api]
-        self.subscriptions: dict[str, dict[str, Any]] = {}
+        super().__init__()
+        self.api = api
         self.delivered: list[tuple[str, int]] = []  # (callback, status) per POST made by publish
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: Any = None) -> None:
-                data = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                if data:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self) -> None:
-                if self.path.rstrip("/") != f"{hub.base}/hub":
-                    return self._answer(404)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if not isinstance(body, dict) or not body.get("callback"):
-                    return self._answer(400, {"code": "400", "reason": "callback is required"})
-                subscription = {"id": uuid.uuid4().hex, "callback": body["callback"], "query": body.get("query")}
-                hub.subscriptions[subscription["id"]] = subscription
-                return self._answer(201, subscription)
-
-            def do_DELETE(self) -> None:
-                found = hub.subscriptions.pop(self.path.rsplit("/", 1)[-1], None)
-                self._answer(204 if found else 404)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
 
     @property
     def url(self) -> str:
         """The API root a client registers at (``<url>/hub``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.base}"
+        return self.root(self.api)
 
-    def publish(self, client: httpx.Client, event: dict[str, Any]) -> list[httpx.Response]:
-        answers = []
-        for subscription in list(self.subscriptions.values()):
-            if _matches(subscription.get("query"), event):
-                answer = post(client, subscription["callback"], event)
-                self.delivered.append((subscription["callback"], answer.status_code))
-                answers.append(answer)
+    def publish(self, client: httpx.Client, event: dict[str, Any]) -> list[httpx.Response]:  # type: ignore[override]
+        answers = self.publish_to(self.api, event, client)
+        self.delivered += [(str(a.request.url), a.status_code) for a in answers]
         return answers
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -107,6 +107,7 @@ def test_status_summarises_the_store(run: Any) -> None:
     assert "queries" in out and "pending tasks     0" in out and "model             none" in out
     data = json.loads(run("status", "--json").stdout)
     assert data["queries"] == {} and data["catalogue"]["productOffering"] == 0 and data["model"] is None
+    assert data["subscriptions"] == [] and data["historyChanges"] == 0 and "subscribed to     nothing" in out
 
 
 def test_a_bad_setting_is_a_usage_error_without_traceback(run: Any, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hub_fake import FakeTmfApis
 from pymongo import MongoClient
 from servers import terminate, wait_for_port
 
@@ -155,6 +156,34 @@ def _evaluate(env: dict[str, str], cwd: Path, _tmf620: str) -> None:
         assert len([line for line in plotted.stderr.splitlines() if line.strip()]) <= 3, plotted.stderr
 
 
+def _demo_remove(env: dict[str, str], cwd: Path, _tmf620: str) -> None:
+    """In a database of its own: the other commands keep the demo."""
+    own = {**env, "TMF680_DB_NAME": f"{env['TMF680_DB_NAME']}_rm"}
+    try:
+        _clean(run(own, cwd, "tmf680", "demo", "load"))
+        _clean(run(own, cwd, "tmf680", "demo", "remove"))
+    finally:
+        client: MongoClient = MongoClient(env["MONGODB_URI"])  # type: ignore[type-arg]
+        client.drop_database(own["TMF680_DB_NAME"])
+        client.close()
+
+
+def _hub_command(*args: str) -> object:
+    """A subscription command against fake hubs (tests/e2e/hub_fake.py); TMF637 only, so no sync
+    changes the shared catalogue."""
+    def go(env: dict[str, str], cwd: Path, _tmf620: str) -> None:
+        apis = FakeTmfApis()
+        try:
+            _clean(run(env, cwd, "tmf680", "subscribe", "--tmf637", apis.root("tmf637"), "--callback-base",
+                       "http://127.0.0.1:8080", "--allow-loopback"))
+            if args:
+                _clean(run(env, cwd, "tmf680", *args))
+        finally:  # the shared database keeps no subscription at a hub that is about to go
+            run(env, cwd, "tmf680", "unsubscribe")
+            apis.close()
+    return go
+
+
 RUNS = {
     "serve": _serve,
     "catalog import": _command("catalog", "import", "CATALOG"),
@@ -163,6 +192,10 @@ RUNS = {
     "train": _command("train", "--kind", "popularity"),
     "evaluate": _evaluate,
     "demo load": _command("demo", "load", "--if-empty"),
+    "demo remove": _demo_remove,
+    "subscribe": _hub_command(),
+    "subscriptions": _hub_command("subscriptions"),
+    "unsubscribe": _hub_command("unsubscribe"),
     "status": _command("status", "--json"),
     "worker": _worker,
     "deliveries": _command("deliveries"),

@@ -78,6 +78,8 @@ def test_serve_on_the_embedded_default(workdir: Path, clean_env: dict[str, str],
         out = stop(server, sig)
     assert "embedded MongoDB stopped" in out
     assert not mongod_running(workdir / ".tmf680" / "db")
+    # one line on stderr says that demo data is in the store (tmf680 demo remove)
+    assert out.count("demo data present: 13 offerings") == (1 if demo else 0)
 
     # The data directory is kept: a new server finds what the first one stored.
     again = start([*tmf680(), "serve", "--port", str(port)], workdir, clean_env)

@@ -19,27 +19,6 @@ from storage.model_repository import MongoModelRepository
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def catalog(db: Any) -> MongoCatalogRepository:
-    repo = MongoCatalogRepository(db)
-    repo.ensure_indexes()
-    return repo
-
-
-@pytest.fixture
-def history(db: Any) -> MongoHistoryRepository:
-    repo = MongoHistoryRepository(db)
-    repo.ensure_indexes()
-    return repo
-
-
-@pytest.fixture
-def models(db: Any) -> MongoModelRepository:
-    repo = MongoModelRepository(db)
-    repo.ensure_indexes()
-    return repo
-
-
 def product(pid: str, customer: str, offering: str, **extra: Any) -> dict[str, Any]:
     return {"id": pid, "productOffering": {"id": offering}, "relatedParty": [{"id": customer, "role": "customer"}],
             **extra}

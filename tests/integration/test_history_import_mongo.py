@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.telco_synthetic import write_products
 from services.documents import read_documents
 from services.imports import import_history
 from services.training import train_and_publish
 from storage.history_repository import MongoHistoryRepository
 from storage.model_repository import MongoModelRepository
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # bench/ is not installed; appended, so the installed package still comes first
+
+from bench.telco_synthetic import write_products  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,12 +10,12 @@ from typing import IO, Any
 
 import numpy as np
 import pytest
+from reco_helpers import context, offering
 
 from recommender import Catalog, Engine, TrainedModel, train
 from recommender.serialization import array_from_bytes
 from storage.model_cache import CorruptDownload, ModelFileCache, file_name
 from storage.model_repository import StoredArray, StoredModel
-from tests.unit.engine.reco_helpers import context, offering
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
