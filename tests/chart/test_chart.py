@@ -14,8 +14,18 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from helm_chart import CHART, PRODUCTION, RELEASE, containers, default_values, one, render, run_helm, value_args, \
-    workloads
+from helm_chart import (
+    CHART,
+    PRODUCTION,
+    RELEASE,
+    containers,
+    default_values,
+    one,
+    render,
+    run_helm,
+    value_args,
+    workloads,
+)
 
 from app.settings import ENV_VARS, Settings
 

@@ -5,18 +5,13 @@ the reason (``TMF680_REQUIRE_DOCKER=1`` makes that a failure)."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_cli import BASE_TAG, IMAGE_TAG, DockerUnavailable, ensure_daemon, inspect, script
 from pymongo import MongoClient
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from docker_cli import BASE_TAG, IMAGE_TAG, DockerUnavailable, ensure_daemon, inspect, script  # noqa: E402
 
 _FIGURES = pytest.StashKey[dict[str, Any]]()
 
