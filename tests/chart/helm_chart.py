@@ -32,10 +32,22 @@ def value_args(values: Iterable[Path] = (), sets: Iterable[str] = ()) -> list[st
     return [*(a for v in values for a in ("--values", str(v))), *(a for s in sets for a in ("--set", s))]
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last one silently; the
+    API server, or kubectl, may refuse the manifest)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = {k for k in keys if keys.count(k) > 1}
+        if repeated:
+            raise yaml.constructor.ConstructorError(None, None, f"repeated keys {sorted(repeated)}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def render(values: Iterable[Path] = (), sets: Iterable[str] = ()) -> list[dict[str, Any]]:
     result = run_helm("template", RELEASE, str(CHART), *value_args(values, sets))
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return [doc for doc in yaml.load_all(result.stdout, Loader=UniqueKeyLoader) if doc]
 
 
 def default_values() -> dict[str, Any]:

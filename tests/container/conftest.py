@@ -4,9 +4,11 @@ the reason (``TMF680_REQUIRE_DOCKER=1`` makes that a failure)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,8 +69,14 @@ def fail_point(mongo_admin: MongoClient) -> Iterator[Callable[..., None]]:  # ty
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the figures, and keep them as container-figures.json in TMF680_SCREENSHOT_DIR when set."""
     figures = config.stash.get(_FIGURES, None)
-    if figures:
-        terminalreporter.section("TMF680 container figures")
-        for key, value in figures.items():
-            terminalreporter.write_line(f"{key}: {value}")
+    if not figures:
+        return
+    terminalreporter.section("TMF680 container figures")
+    for key, value in figures.items():
+        terminalreporter.write_line(f"{key}: {value}")
+    out_dir = os.environ.get("TMF680_SCREENSHOT_DIR")
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "container-figures.json").write_text(json.dumps(figures, indent=2) + "\n")
