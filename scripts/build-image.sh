@@ -12,7 +12,7 @@ shift || true
 SOURCE_URL=$(git remote get-url origin 2>/dev/null || true)
 case "$SOURCE_URL" in http://*|https://*) ;; *) SOURCE_URL="" ;; esac
 REVISION=$(git rev-parse HEAD 2>/dev/null || true)
-ARGS=(--network host --build-arg "VERSION=$VERSION" --build-arg "SOURCE_URL=$SOURCE_URL" --build-arg "REVISION=$REVISION")
+ARGS=(--network host --force-rm --build-arg "VERSION=$VERSION" --build-arg "SOURCE_URL=$SOURCE_URL" --build-arg "REVISION=$REVISION")
 if [ -n "${BASE_IMAGE:-}" ]; then
     ARGS+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 fi

@@ -5,6 +5,7 @@ losing a request in flight."""
 from __future__ import annotations
 
 import configparser
+import importlib
 import os
 import shutil
 import subprocess
@@ -192,6 +193,33 @@ def test_worker_and_cli_from_the_same_image(image: str, served: Served) -> None:
         assert exit_s < 10
     finally:
         worker.close()
+
+
+def conformance_kit() -> Any:
+    """The conformance tier's newman runner and Postman environment (tests/conformance, ``tox -e ctk``), or a
+    skip when this checkout has none."""
+    here = ROOT / "tests" / "conformance"
+    if not (here / "newman_runner.py").exists():
+        pytest.skip("no conformance collections in this checkout (tests/conformance)")
+    for path in (here, ROOT / "tests" / "e2e"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    installed = subprocess.run(["bash", str(ROOT / "scripts" / "install-newman.sh")], capture_output=True,
+                               text=True, timeout=900, check=False)
+    assert installed.returncode == 0, installed.stderr
+    return importlib.import_module("newman_runner"), importlib.import_module("test_conformance")
+
+
+def test_conformance_collections_pass_against_the_container(served: Served, tmp_path: Path,
+                                                            figures: dict[str, Any]) -> None:
+    """Every collection of the conformance tier, run by newman against the container (demo data loaded)."""
+    runner, kit = conformance_kit()
+    live = kit.Live(served.url, tmp_path)
+    env_file = runner.write_environment(tmp_path / "environment.json", kit.environment(live, True))
+    results = [runner.run(collection, env_file, tmp_path, "container") for collection in runner.collections()]
+    kit.assert_all_passed(results)
+    figures["conformance assertions against the container"] = (
+        f"{sum(r.passed for r in results)} passed, {sum(r.failed for r in results)} failed")
 
 
 def test_sigterm_answers_requests_in_flight(image: str, served: Served, mongo_admin: MongoClient,  # type: ignore[type-arg]
