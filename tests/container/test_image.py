@@ -176,7 +176,8 @@ def test_worker_and_cli_from_the_same_image(image: str, served: Served) -> None:
     off) only accepted, and stops on SIGTERM."""
     status = run_once(image, ["status", "--json"], served.env)
     assert '"productOffering"' in status, status
-    accepted = httpx.post(f"{served.url}{QPR}", json={"relatedParty": CUSTOMER}, timeout=10).json()
+    accepted = httpx.post(f"{served.url}{QPR}", json={"instantSyncRecommendation": False, "relatedParty": CUSTOMER},
+                          timeout=10).json()
     assert accepted["state"] == "accepted", accepted
     worker = Container(image, f"tmf680-worker-{uuid.uuid4().hex[:8]}", served.env, entrypoint="tmf680",
                        command=["worker"])
