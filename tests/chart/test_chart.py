@@ -310,3 +310,21 @@ def test_the_validators_refuse_a_misspelt_field(default: list[dict[str, Any]]) -
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate({**deployment, "spec": {**deployment["spec"], "replica": 2}}, K8S_VERSION,
                                      strict=True)
+
+
+@pytest.mark.parametrize("values", [(), (PRODUCTION,)], ids=["default", "production"])
+def test_commands_the_chart_runs_exist(values: tuple[Path, ...]) -> None:
+    """The worker's and the data-load Job's ``tmf680`` commands are commands of the package's console script."""
+    from importlib.metadata import entry_points
+
+    from click.testing import CliRunner
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "tmf680"]
+    cli = script.load()
+    objects = render(values)
+    commands = [c for w in workloads(objects) for c in containers(w) if c.get("command") == ["tmf680"]]
+    assert {c["name"] for c in commands} == {"worker", "data-load"}
+    for container in commands:
+        result = CliRunner().invoke(cli, [*container["args"], "--help"])
+        assert result.exit_code == 0, (container["args"], result.output)
+        assert result.output.startswith("Usage: ")
