@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from app.event_sender import EventSender
-from app.memory import release_freed_memory
 from app.settings import Settings
+from outbound.event_sender import EventSender
+from runtime.memory import release_freed_memory
 from services.callback_policy import CallbackPolicy
 from services.events import event_factory
 from services.hub import HubService

@@ -1,7 +1,8 @@
 """The composition root: ``create_app`` builds one process's application.
 
 Nothing here runs at import time. gunicorn calls ``create_asgi_app()`` in each worker after it
-forks (``'app.factory:create_asgi_app()'``), so every worker gets its own Mongo client.
+forks (``'app.factory:create_asgi_app()'``), so every worker gets its own Mongo client. The APIs'
+handlers come from ``handlers.<api>.OPERATIONS``; the edge (``edge/``) mounts each document.
 """
 
 from __future__ import annotations
@@ -14,47 +15,28 @@ import connexion
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
-from connexion.resolver import Resolver
 
-from app import errors
 from app.container import Container, build_container
-from app.docs_page import install_docs
-from app.health import install_health
-from app.json_codec import FastFlaskJSONProvider, FastJsonifier
-from app.metrics import install_observability
-from app.middleware import BodyGuard
-from app.request_log import configure_logging
 from app.settings import Settings
-from app.spec import normalise, official_document
-from app.validation import validator_map
-from app.wsgi_bridge import WSGIBridge
-from app.wsgi_bridge import install as install_bridge
-from handlers import hub, listener, query_product_recommendation
-from handlers.context import EXTENSION
-
-OPERATIONS = {
-    "createQueryProductRecommendation": query_product_recommendation.create,
-    "listQueryProductRecommendation": query_product_recommendation.list_,
-    "retrieveQueryProductRecommendation": query_product_recommendation.retrieve,
-    "registerListener": hub.register,
-    "unregisterListener": hub.unregister,
-    "listenToQueryProductRecommendationCreateEvent": listener.create_event,
-    "listenToQueryProductRecommendationStateChangeEvent": listener.state_change_event,
-}
-
+from edge import errors
+from edge.apis import Api, add_api
+from edge.context import EXTENSION
+from edge.docs_page import install_docs
+from edge.health import install_health
+from edge.json_codec import FastFlaskJSONProvider, FastJsonifier
+from edge.metrics import install_observability
+from edge.middleware import BodyGuard
+from edge.request_log import configure_logging
+from edge.spec.loader import TMF680
+from edge.validation import validator_map
+from edge.wsgi_bridge import WSGIBridge
+from edge.wsgi_bridge import install as install_bridge
+from handlers import recommendation
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
-# is app.docs_page, the document <mount>/openapi.json) and its security handlers (the document
+# is edge.docs_page, the document <mount>/openapi.json) and its security handlers (the document
 # declares no securityDefinitions). Each is a router every request passes through.
 MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in (SwaggerUIMiddleware, SecurityMiddleware)]
-
-
-def resolve_operation(operation_id: str) -> Any:
-    """The one resolver hook: operationId → handler. An unknown operationId fails at start-up."""
-    try:
-        return OPERATIONS[operation_id]
-    except KeyError:
-        raise LookupError(f"no handler for operationId {operation_id!r}") from None
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
@@ -85,37 +67,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.app.json = FastFlaskJSONProvider(app.app)
     app.app.json.sort_keys = False  # type: ignore[attr-defined]
     app.app.json.compact = True  # type: ignore[attr-defined]
-    document = official_document()
-    for mount in settings.mount_paths:
-        app.add_api(
-            normalise(document, base_path=mount),
-            base_path=mount,
-            name=mount.strip("/").replace("/", "_") or "root",
-            resolver=Resolver(function_resolver=resolve_operation),
-            strict_validation=False,
-            validate_responses=settings.validate_responses,
-        )
-        _serve_document(app, document, mount)
+    add_api(app, Api(TMF680, recommendation.OPERATIONS, settings.mount_paths), settings.validate_responses)
+    document = TMF680.raw()
     install_health(app)
     install_docs(app, settings.mount_paths)
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
-        from app.auth import install_auth
+        from edge.auth import install_auth
 
         install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
     errors.install(app, errors.allowed_methods(document, settings.mount_paths))
     install_observability(app, container, settings)
     return app
-
-
-def _serve_document(app: connexion.FlaskApp, document: dict[str, Any], mount: str) -> None:
-    """``<mount>/openapi.json``: the document as this server applies it (normalised, this mount)."""
-    served = normalise(document, base_path=mount)
-
-    def openapi_json() -> Any:
-        return served
-
-    app.add_url_rule(f"{mount}/openapi.json", endpoint=f"openapi_{mount}", view_func=openapi_json)
 
 
 def create_asgi_app() -> Any:

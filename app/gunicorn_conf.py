@@ -3,7 +3,7 @@
     gunicorn -c python:app.gunicorn_conf 'app.factory:create_asgi_app()'
 
 Each worker is a uvicorn ASGI worker that builds its own application and Mongo client after the
-fork, and also listens on a socket of its own (app/gunicorn_worker.py). With MONGODB_URI empty, the
+fork, and also listens on a socket of its own (runtime/worker_sockets.py). With MONGODB_URI empty, the
 master starts the embedded mongod first and stops it on exit.
 """
 
@@ -17,11 +17,11 @@ bind = os.environ.get("TMF680_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Besides gunicorn's shared socket, each worker serves a SO_REUSEPORT socket of its own, which the master
 # creates and keeps for its replacement, and the kernel spreads new connections over them
-# (app/gunicorn_worker.py): with the shared socket alone, the first worker awake accepts every pending
+# (runtime/worker_sockets.py): with the shared socket alone, the first worker awake accepts every pending
 # connection, and keep-alive connections opened together (a proxy's pool, a load generator) all land on
 # one worker. TMF680_REUSE_PORT=false: the shared socket only.
 _balanced = os.environ.get("TMF680_REUSE_PORT", "true").strip().lower() != "false"
-worker_class = "app.gunicorn_worker.BalancedUvicornWorker" if _balanced else "uvicorn_worker.UvicornWorker"
+worker_class = "runtime.worker_sockets.BalancedUvicornWorker" if _balanced else "uvicorn_worker.UvicornWorker"
 graceful_timeout = int(os.environ.get("TMF680_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("TMF680_WORKER_TIMEOUT", "60"))
 # Seconds an idle keep-alive connection is kept. Behind a load balancer or proxy that pools connections,
@@ -32,7 +32,7 @@ preload_app = False  # the app (and its Mongo client) is built in each worker, a
 accesslog = os.environ.get("TMF680_ACCESS_LOG") or None
 
 _embedded: Any = None
-_slots: Any = None  # app.gunicorn_worker.SocketSlots, in the master once it is ready
+_slots: Any = None  # runtime.worker_sockets.SocketSlots, in the master once it is ready
 
 
 def on_starting(server: Any) -> None:
@@ -49,7 +49,7 @@ def on_starting(server: Any) -> None:
     settings = Settings.load()
     if settings.mongodb_uri:
         return
-    from app.embedded_mongo import EmbeddedMongo
+    from runtime.embedded_mongo import EmbeddedMongo
 
     _embedded = EmbeddedMongo(settings.data_dir)
     os.environ["MONGODB_URI"] = _embedded.start()
@@ -64,7 +64,7 @@ def when_ready(server: Any) -> None:
         return
     import signal
 
-    from app.gunicorn_worker import SocketSlots, allow_reuseport
+    from runtime.worker_sockets import SocketSlots, allow_reuseport
 
     for listener in server.LISTENERS:
         allow_reuseport(listener)
@@ -80,7 +80,7 @@ def when_ready(server: Any) -> None:
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    """The new worker's own socket: its predecessor's when it replaces one (app/gunicorn_worker.py)."""
+    """The new worker's own socket: its predecessor's when it replaces one (runtime/worker_sockets.py)."""
     if _slots is not None:
         _slots.assign(server, worker)
 

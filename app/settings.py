@@ -156,9 +156,12 @@ def _jwks(raw: str) -> str:
         if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
             return value
         raise SettingsError(f"TMF680_AUTH_JWKS must be an https URL (http only on loopback) or a file, got {value!r}")
-    from app.auth import load_jwk_set
+    from edge.auth import JwksError, load_jwk_set
 
-    load_jwk_set(Path(value))  # a missing, unreadable or key-less file stops the start
+    try:
+        load_jwk_set(Path(value))  # a missing, unreadable or key-less file stops the start
+    except JwksError as exc:
+        raise SettingsError(str(exc)) from exc
     return value
 
 

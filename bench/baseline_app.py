@@ -2,7 +2,7 @@
 
     gunicorn -c python:app.gunicorn_conf 'bench.baseline_app:create_app()'
 
-It is built from the same document as the server (``app.spec``'s normalised copy, mounted at the same
+It is built from the same document as the server (``edge.spec.loader``'s normalised copy, mounted at the same
 paths, so routing and request validation are the same work) with Connexion's stock settings: default
 jsonifier, validators, error handlers and middleware stack, no response validation. The handlers keep
 queries in a dict of the worker process: create assigns ``id``/``href`` and answers 201, retrieve 200 (404
@@ -22,7 +22,7 @@ import flask
 from connexion.resolver import Resolver
 
 from app.settings import Settings
-from app.spec import normalise, official_document
+from edge.spec.loader import normalise, official_document
 
 Json = dict[str, Any]
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]

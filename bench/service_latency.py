@@ -3,7 +3,7 @@
     python bench/service_latency.py                       # 1k and 10k offerings, 20k customers
     python bench/service_latency.py --json --sizes 1000 --customers 5000 --requests 500
 
-For each catalogue size it starts a private ``mongod`` (``app.embedded_mongo.EmbeddedMongo``, no
+For each catalogue size it starts a private ``mongod`` (``runtime.embedded_mongo.EmbeddedMongo``, no
 journal, in a temporary directory), wires the real repositories with ``app.container.build_container``
 and loads through the same code the CLI uses:
 
@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from synthetic import synthetic_pairs
 
 from app.container import Container, build_container
-from app.embedded_mongo import EmbeddedMongo
 from app.settings import Settings
 from recommender import Catalog
+from runtime.embedded_mongo import EmbeddedMongo
 from services.documents import COLLECTION_KEY, Item
 from services.imports import CATEGORY, PRODUCT_OFFERING, import_catalog, import_history
 from services.recommendations import RecommendationProcessor, recommendation_item

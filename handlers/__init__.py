@@ -1,1 +1,2 @@
-"""Thin HTTP handlers, one function per operationId: parse → call a service → shape the response."""
+"""Thin HTTP handlers, one subpackage per API, one function per operationId: parse → call a service →
+shape the response. Each subpackage's ``OPERATIONS`` maps its document's operationIds to them."""

@@ -1,4 +1,4 @@
-"""Domain exceptions. The web edge (``app.errors``) maps each to an HTTP status and a TMF Error."""
+"""Domain exceptions. The web edge (``edge.errors``) maps each to an HTTP status and a TMF Error."""
 
 from __future__ import annotations
 

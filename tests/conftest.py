@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from app.embedded_mongo import EmbeddedMongo
 from app.settings import Settings
+from runtime.embedded_mongo import EmbeddedMongo
 
 BASE = "/tmf-api/recommendationManagement/v4"
 TIERS = ("unit", "integration", "e2e", "contract", "robustness")

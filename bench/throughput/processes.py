@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = "python:app.gunicorn_conf"

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from app.embedded_mongo import EmbeddedMongo
 from bench.throughput import data, processes, report, wrk
 from bench.throughput.processes import REPO, Server
+from runtime.embedded_mongo import EmbeddedMongo
 
 Json = dict[str, Any]
 PACKAGES = ("connexion", "flask", "starlette", "uvicorn", "uvicorn-worker", "gunicorn", "pymongo", "numpy",

@@ -7,7 +7,7 @@
   of the response schemas (list → retrieve).
 
 The tested schema is the document the server serves at ``<base>/openapi.json`` (asserted by
-``test_served_document_is_the_tested_one``), i.e. the official document as ``app/spec.py``
+``test_served_document_is_the_tested_one``), i.e. the official document as ``edge/spec/loader.py``
 normalises it (which also declares TMF630's 206 on the list). It is built at import time, so pytest
 gets one item per operation; the app, which needs mongod, comes from a fixture and is passed to every
 call.
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.engine.observations import LocationHeaderEntry, Observations
 from schemathesis.python import asgi as schemathesis_asgi
 
-from app.spec import normalise, official_document
-from handlers.context import EXTENSION
+from edge.context import EXTENSION
+from edge.spec.loader import normalise, official_document
 
 BASE = "/tmf-api/recommendationManagement/v4"
 SPEC_URL = f"{BASE}/openapi.json"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 
 def tmf680() -> list[str]:
-    """The ``tmf680`` console script of this interpreter's environment (else ``python -m app.cli``)."""
+    """The ``tmf680`` console script of this interpreter's environment (else ``python -m cli``)."""
     found = shutil.which("tmf680", path=os.path.dirname(sys.executable)) or shutil.which("tmf680")
-    return [found] if found else [sys.executable, "-m", "app.cli"]
+    return [found] if found else [sys.executable, "-m", "cli"]
 
 
 def _output(process: subprocess.Popen[bytes], log: Path | None) -> str:

@@ -255,7 +255,7 @@ def test_jwks_url_with_key_rotation_and_outage(settings: Settings, caplog: pytes
 
             jwks.stop()
             time.sleep(1.2)  # the cached set expires; the next fetch fails
-            with caplog.at_level(logging.WARNING, logger="app.auth"):
+            with caplog.at_level(logging.WARNING, logger="edge.auth"):
                 response = client.get(QPR, headers=issuer.bearer("2026-02"))
             tmf_error(response, 503)
             assert response.headers["retry-after"]

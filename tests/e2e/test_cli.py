@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tmf620_fake import CATEGORIES, OFFERINGS, Tmf620
 
-from app.cli import main
+from cli import main
 
 
 @pytest.fixture
@@ -27,15 +24,6 @@ def run(mongo_uri: str, db_name: str, tmp_path: Path) -> Any:
         return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
-
-
-OFFERINGS = [
-    {"id": "dsl", "name": "DSL", "category": [{"id": "internet"}], "lifecycleStatus": "Active"},
-    {"id": "tv", "name": "TV", "category": [{"id": "tv"}],
-     "productOfferingRelationship": [{"id": "dsl", "relationshipType": "requires"}]},
-    {"id": "phone", "name": "Phone"},
-]
-CATEGORIES = [{"id": "internet", "name": "Internet", "isRoot": True}, {"id": "tv", "name": "TV", "isRoot": True}]
 
 
 def test_help_lists_every_command(run: Any) -> None:
@@ -98,50 +86,6 @@ def test_missing_file_is_a_usage_error(run: Any) -> None:
 def test_train_without_history_is_a_clear_error(run: Any) -> None:
     result = run("train")
     assert result.exit_code == 1 and "no customer history" in result.output
-
-
-class Tmf620(BaseHTTPRequestHandler):
-    """A small TMF620 list endpoint with offset/limit, X-Total-Count and one transient 503."""
-
-    failures_left = 1
-    calls: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        Tmf620.calls.append(self.path)
-        resource = url.path.rsplit("/", 1)[-1]
-        if resource == "productOffering" and Tmf620.failures_left:
-            Tmf620.failures_left -= 1
-            self.send_response(503)
-            self.end_headers()
-            return
-        data = {"category": CATEGORIES, "productOffering": OFFERINGS}.get(resource)
-        if data is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        query = parse_qs(url.query)
-        offset, limit = int(query["offset"][0]), int(query["limit"][0])
-        body = json.dumps(data[offset: offset + limit]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Total-Count", str(len(data)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def tmf620() -> Iterator[str]:
-    Tmf620.failures_left, Tmf620.calls = 1, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Tmf620)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tmf-api/productCatalogManagement/v4"
-    server.shutdown()
-    server.server_close()
 
 
 def test_catalog_sync_pages_and_retries(run: Any, tmf620: str) -> None:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from servers import terminate, tmf680, wait_for_port
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 MOUNTS = (BASE, "/customer/v4")
@@ -44,7 +44,7 @@ REFERENCE = re.compile(r"""(?:src|href|data-openapi-url)\s*=\s*["']([^"']*)["']"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30  # seconds for any one thing to appear in the browser
-NOT_WIRED = "is app.docs_page.install_docs(app, settings.mount_paths) called in app.factory.create_app?"
+NOT_WIRED = "is edge.docs_page.install_docs(app, settings.mount_paths) called in app.factory.create_app?"
 
 
 # --- in-process: the page and its assets -----------------------------------------------------------

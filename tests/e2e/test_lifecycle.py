@@ -178,7 +178,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_task_completes_once(live: 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TMF680_")},
            "MONGODB_URI": live.mongodb_uri, "TMF680_DB_NAME": live.db_name, "TMF680_POLL_MS": "50",
            "TMF680_TASK_LEASE_S": "2", "TMF680_TASK_DELAY_MS": "60000", "TMF680_DATA_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "app.cli", "worker"]
+    command = [sys.executable, "-m", "cli", "worker"]
     client = MongoClient(live.mongodb_uri, tz_aware=True)
     tasks = client[live.db_name]["queryProductRecommendation"]
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -28,11 +28,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from servers import terminate
 
-from app.embedded_mongo import free_port
 from app.factory import create_app
-from app.metrics import install_observability
-from app.request_log import JsonFormatter
 from app.settings import Settings
+from edge.metrics import install_observability
+from edge.request_log import JsonFormatter
+from runtime.embedded_mongo import free_port
 from services.errors import StoreUnavailable
 
 BASE = "/tmf-api/recommendationManagement/v4"
@@ -301,7 +301,7 @@ def test_a_correlation_id_header_is_logged_and_errors_have_a_line(
 
 
 def test_other_logs_of_a_request_carry_its_request_id(client: Any) -> None:
-    with json_logs("app.errors") as logged:
+    with json_logs("edge.errors") as logged:
         assert client.get(f"{QPR}/missing", headers={"X-Request-ID": "trace-me"}).status_code == 404
     lines = logged()
     assert lines and all(line["request_id"] == "trace-me" for line in lines)

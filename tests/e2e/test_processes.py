@@ -13,7 +13,7 @@ import httpx
 import pytest
 from servers import tmf680, wait_for_port
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 

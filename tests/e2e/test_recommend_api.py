@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from app.cli import load_demo_data
 from app.factory import create_app
 from app.settings import Settings
+from cli.demo import load_demo_data
 
 QPR = "/tmf-api/recommendationManagement/v4/queryProductRecommendation"
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from app.event_sender import EventSender, SendResult
+from outbound.event_sender import EventSender, SendResult
 from services.callback_policy import CallbackPolicy
 
 EVENT = {"eventId": "e-1", "eventType": "QueryProductRecommendationCreateEvent", "event": {"name": "café"}}

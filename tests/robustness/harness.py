@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the shar
 
 from servers import terminate, tmf680, wait_for_port
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 QPR = f"{BASE}/queryProductRecommendation"
@@ -104,7 +104,7 @@ def assert_healthy(url: str) -> None:
 
 
 def assert_tmf_error(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The exact status and the TMF ``Error`` body of ``app.errors.error_body``."""
+    """The exact status and the TMF ``Error`` body of ``edge.errors.error_body``."""
     assert response.status_code == status, f"{response.status_code} {response.text[:300]}"
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()

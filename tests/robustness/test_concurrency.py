@@ -12,7 +12,7 @@ import httpx
 from harness import terminate, wait_for_port
 from pymongo import MongoClient
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 
@@ -23,7 +23,7 @@ def test_parallel_creates_and_registrations(tmp_path: Path, mongo_uri: str, db_n
            "MONGODB_URI": mongo_uri, "TMF680_DB_NAME": db_name, "TMF680_WORKERS": "false",
            "TMF680_CALLBACK_ALLOW": "127.0.0.1", "TMF680_LOG_LEVEL": "WARNING",
            "TMF680_ACCESS_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path,
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], cwd=tmp_path,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}{BASE}"
     try:

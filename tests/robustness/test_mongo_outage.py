@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from harness import Load, running, wait_for
 
-from app.embedded_mongo import EmbeddedMongo, free_port
 from app.factory import create_app
 from app.settings import Settings
+from runtime.embedded_mongo import EmbeddedMongo, free_port
 from storage.mongo import make_client
 
 QPR = "/tmf-api/recommendationManagement/v4/queryProductRecommendation"

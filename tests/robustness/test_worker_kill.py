@@ -2,7 +2,7 @@
 killed worker's connections fail, and every acknowledged (201) create is still there.
 
 The killed worker's own listening socket stays open in the master for its replacement
-(app/gunicorn_worker.py SocketSlots). When the worker created that socket itself, it closed with the
+(runtime/worker_sockets.py SocketSlots). When the worker created that socket itself, it closed with the
 worker and the kernel reset connections it had just hashed there: a client whose request had failed
 could see its immediate retry reset too (a client failing twice, about 1 run in 12)."""
 

@@ -1,4 +1,4 @@
-"""The gunicorn workers' listening sockets (app/gunicorn_worker.py): connections opened together spread
+"""The gunicorn workers' listening sockets (runtime/worker_sockets.py): connections opened together spread
 over the workers, and the sockets follow the workers through reloads, added and retired workers, and a
 stop.
 

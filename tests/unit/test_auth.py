@@ -1,4 +1,4 @@
-"""Bearer-token checks (app.auth) with keys made here and a JWKS file: no server, no network."""
+"""Bearer-token checks (edge.auth) with keys made here and a JWKS file: no server, no network."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from token_issuer import AUDIENCE, ISSUER, Issuer
 
-from app.auth import (
+from edge.auth import (
     AccessPolicy,
     BearerAuth,
     FileKeys,
+    JwksError,
     KeysUnavailable,
     TokenRejected,
     TokenVerifier,
@@ -28,8 +29,7 @@ from app.auth import (
     load_jwk_set,
     token_scopes,
 )
-from app.errors import RequestRejected
-from app.settings import SettingsError
+from edge.errors import RequestRejected
 
 BASE = "/tmf-api/recommendationManagement/v4"
 
@@ -135,11 +135,11 @@ def test_jwks_file_drops_symmetric_keys_and_explains_bad_files(issuer: Issuer, t
     only_secret = tmp_path / "secret.json"
     only_secret.write_text(json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}]}))
     for path, message in [(only_secret, "no usable signing key"), (tmp_path / "nope.json", "cannot read")]:
-        with pytest.raises(SettingsError, match=message):
+        with pytest.raises(JwksError, match=message):
             load_jwk_set(path)
     not_json = tmp_path / "x.json"
     not_json.write_text("{")
-    with pytest.raises(SettingsError, match="not JSON"):
+    with pytest.raises(JwksError, match="not JSON"):
         load_jwk_set(not_json)
 
 

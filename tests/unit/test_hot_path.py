@@ -10,10 +10,10 @@ import pytest
 from connexion.exceptions import BadRequestProblem
 from jsonschema import Draft4Validator
 
-from app import json_codec
 from app.factory import MIDDLEWARES
-from app.validation import CompiledSchemas, loads_strict, validator_map
-from app.wsgi_bridge import WSGIBridge
+from edge import json_codec
+from edge.validation import CompiledSchemas, loads_strict, validator_map
+from edge.wsgi_bridge import WSGIBridge
 
 # --- validators compiled once ---------------------------------------------------------------------
 

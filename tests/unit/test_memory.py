@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ctypes.util
 
-from app.memory import release_freed_memory
+from runtime.memory import release_freed_memory
 
 
 def test_freed_memory_is_given_back_where_glibc_allows() -> None:

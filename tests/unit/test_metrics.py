@@ -17,8 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.metrics import Exporter, Metrics, ProcessCounters, StoreCollector, oldest_task_created
-from app.request_log import (
+from edge.metrics import Exporter, Metrics, ProcessCounters, StoreCollector, oldest_task_created
+from edge.request_log import (
     FIELDS,
     REQUEST_ID,
     JsonFormatter,
@@ -32,7 +32,7 @@ from app.request_log import (
     configure_logging,
     sane_token,
 )
-from app.spec import official_document
+from edge.spec.loader import official_document
 from services.errors import StoreUnavailable
 from services.notifications import DeliveryCounters
 

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from app.spec import SpecError, check, list_parameter_names, load_document, normalise, official_document, spec_path
+from edge.spec.loader import (
+    TMF680,
+    VENDORED,
+    SpecError,
+    check,
+    is_list_operation,
+    list_parameter_names,
+    load_document,
+    normalise,
+    official_document,
+    spec_path,
+)
 
 OFFICIAL_SHA256 = "0a499572400f7d646227a31d4437e8a897330057f8e4555f96babe453fb25698"
 
@@ -86,3 +97,37 @@ def test_normalise_declares_partial_content_on_the_list() -> None:
     responses = normalise(official_document())["paths"]["/queryProductRecommendation"]["get"]["responses"]
     assert responses["206"]["schema"] == responses["200"]["schema"]
     assert responses["206"]["headers"] == responses["200"]["headers"]
+
+
+def test_every_vendored_document_has_its_licence_and_loads() -> None:
+    for document in VENDORED:
+        assert (document.path.parent / "LICENSE").is_file(), document.folder
+        assert document.normalised("/x")["basePath"] == "/x"
+
+
+def test_a_documents_own_fixes_are_declared_beside_it() -> None:
+    assert TMF680.fixes_path.parent == TMF680.path.parent
+    assert [op["op"] for op in TMF680.fixes()] == ["test", "add", "copy"]
+
+
+def test_family_fixes_only_for_a_document_that_is_not_vendored() -> None:
+    other = official_document()
+    other["info"]["version"] = "4.0.1"
+    enum = normalise(other)["definitions"]["ProductStatusType"]["enum"]
+    assert "aborted" not in enum and "aborted " in enum
+    assert normalise(other)["consumes"] == ["application/json"]
+
+
+def test_fixes_that_no_longer_fit_the_document_fail_loudly() -> None:
+    changed = official_document()
+    changed["definitions"]["ProductStatusType"]["enum"][-1] = "aborted"  # the quirk is gone
+    with pytest.raises(SpecError, match="fixes do not apply"):
+        normalise(changed)
+
+
+def test_every_paging_get_declares_partial_content() -> None:
+    spec = normalise(official_document())
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if is_list_operation(method, operation):
+                assert "206" in operation["responses"], path

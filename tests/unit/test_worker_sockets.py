@@ -1,4 +1,4 @@
-"""SocketSlots (app/gunicorn_worker.py): which listening socket of its own each gunicorn worker serves, as
+"""SocketSlots (runtime/worker_sockets.py): which listening socket of its own each gunicorn worker serves, as
 the master spawns, replaces, adds, retires and reloads workers. Real sockets on 127.0.0.1, a stand-in
 for gunicorn's arbiter (its WORKERS table, LISTENERS and num_workers)."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.gunicorn_worker import SocketSlots, allow_reuseport
+from runtime.worker_sockets import SocketSlots, allow_reuseport
 
 
 class Worker:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.context import collection_url, party, services
-from handlers.responses import JsonResponse
+from edge.context import collection_url, party, services
+from edge.responses import JsonResponse
 
 
 def register(data: dict[str, Any]) -> JsonResponse:

@@ -2,7 +2,7 @@
 
 What is measured, and where:
 
-- Requests, at the ASGI edge (``app.request_log``: one timing shared with the access log):
+- Requests, at the ASGI edge (``edge.request_log``: one timing shared with the access log):
   ``tmf680_http_requests_total{operation,method,status}`` and
   ``tmf680_http_request_duration_seconds{operation,method}`` (histogram). ``operation`` is the
   operationId, ``openapi`` (``<mount>/openapi.json``), ``docs`` (``<mount>/docs...``),
@@ -27,7 +27,7 @@ What is measured, and where:
   HTTP); the MongoDB gauges above cover it.
 - ``tmf680_mongo_errors_total{source}``: ``request`` counts every ``StoreUnavailable`` that
   reaches the HTTP edge (a handler registered for exactly that class, on Connexion and on
-  Flask, counts it and then answers as ``app.errors`` does: 503); ``scrape`` counts failed reads
+  Flask, counts it and then answers as ``edge.errors`` does: 503); ``scrape`` counts failed reads
   of ``StoreCollector``. Failures inside the background loops are logged by them, not counted.
 
 Several gunicorn workers: with ``PROMETHEUS_MULTIPROC_DIR`` set (before the process imports
@@ -68,12 +68,12 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from app import errors
-from app.request_log import RequestInfo, install_request_log, observation
+from edge import errors
+from edge.request_log import RequestInfo, install_request_log, observation
 from services.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from edge.context import ProcessServices as Container
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +342,7 @@ class Exporter:
 
 
 def _count_store_errors(app: Any, metrics: Metrics) -> None:
-    """Count ``StoreUnavailable`` at the HTTP edge, then answer exactly as ``app.errors`` does."""
+    """Count ``StoreUnavailable`` at the HTTP edge, then answer exactly as ``edge.errors`` does."""
 
     def on_connexion(request: Any, exc: Exception) -> Any:
         metrics.mongo_errors.labels("request").inc()
@@ -368,7 +368,7 @@ def install_metrics(app: Any, container: Container, settings: Any, document: dic
     if isinstance(existing, Exporter):
         return existing
     if document is None:
-        from app.spec import official_document
+        from edge.spec.loader import official_document
 
         document = official_document()
     observed = observation(app, document, settings.mount_paths)
@@ -390,7 +390,7 @@ def install_metrics(app: Any, container: Container, settings: Any, document: dic
 
 def install_observability(app: Any, container: Container, settings: Any) -> None:
     """The access log always; the metrics unless ``settings.metrics`` is false (TMF680_METRICS)."""
-    from app.spec import official_document
+    from edge.spec.loader import official_document
 
     document = official_document()
     install_request_log(app, settings, document)

@@ -33,7 +33,7 @@ from jsonschema import Draft4Validator, ValidationError
 from jsonschema.protocols import Validator
 from starlette.types import Scope
 
-from app import json_codec
+from edge import json_codec
 
 _FORMATS = Draft4Validator.FORMAT_CHECKER
 

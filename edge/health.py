@@ -12,7 +12,7 @@ from typing import Any
 import connexion
 import flask
 
-from handlers.context import services
+from edge.context import services
 from services.errors import StoreUnavailable
 
 

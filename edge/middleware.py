@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import RequestRejected
+from edge.errors import RequestRejected
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

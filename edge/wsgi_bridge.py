@@ -99,7 +99,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def install(app: Any, threads: int = 10) -> WSGIBridge:
-    """Put the bridge in place of a2wsgi under a Connexion ``FlaskApp`` (``app.middleware.app`` is
+    """Put the bridge in place of a2wsgi under a Connexion ``FlaskApp`` (``edge.middleware.app`` is
     its ``FlaskASGIApp``, whose ``asgi_app`` attribute is the hand-off)."""
     flask_asgi = app.middleware.app
     bridge = WSGIBridge(flask_asgi.app.wsgi_app, threads=threads)

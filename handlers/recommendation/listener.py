@@ -10,8 +10,8 @@ from typing import Any
 
 import flask
 
-from handlers.context import services
-from handlers.responses import JsonResponse
+from edge.context import services
+from edge.responses import JsonResponse
 from services.listener import CREATE_EVENT, STATE_CHANGE_EVENT
 
 

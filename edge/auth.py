@@ -11,13 +11,13 @@ parses or validates anything (so an anonymous caller cannot make the server read
 - ``iss``, ``aud``, ``exp`` (required), ``nbf`` and ``iat`` with a small leeway;
 - the read or write scope (``scope``/``scp`` claim) the method needs, when one is configured.
 
-Failures leave as TMF ``Error`` bodies through ``app.errors`` (so the access log and metrics see
+Failures leave as TMF ``Error`` bodies through ``edge.errors`` (so the access log and metrics see
 them): 401 with an RFC 6750 ``WWW-Authenticate`` challenge, 403 ``insufficient_scope``, and 503
 when the JWKS URL cannot be fetched. Nothing of the token is logged or echoed: the messages are
 fixed texts.
 
 With ``TMF680_AUTH_RESTRICT_TO_PARTY`` the party named by the configured claim is put into the
-ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``handlers.context.party()`` and the
+ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``edge.context.party()`` and the
 services keep each party's queries and subscriptions to itself.
 """
 
@@ -36,9 +36,8 @@ import jwt
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import RequestRejected
-from app.settings import Settings, SettingsError
-from handlers.context import PARTY_SCOPE_KEY
+from edge.context import PARTY_SCOPE_KEY
+from edge.errors import RequestRejected
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,39 @@ MAX_TOKEN_BYTES = 16_384
 MAX_PARTY_LENGTH = 256
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SYMMETRIC = "oct"
+
+
+class JwksError(ValueError):
+    """A JWKS file that cannot verify anything (unreadable, not JSON, no usable key): the server must not start."""
+
+
+class AuthSettings(Protocol):
+    """The settings authentication is built from (``app.settings.Settings`` provides them)."""
+
+    @property
+    def auth(self) -> str: ...
+    @property
+    def auth_jwks(self) -> str: ...
+    @property
+    def auth_jwks_cache_s(self) -> int: ...
+    @property
+    def auth_issuer(self) -> str: ...
+    @property
+    def auth_audience(self) -> tuple[str, ...]: ...
+    @property
+    def auth_algorithms(self) -> tuple[str, ...]: ...
+    @property
+    def auth_leeway_s(self) -> int: ...
+    @property
+    def auth_read_scope(self) -> str: ...
+    @property
+    def auth_write_scope(self) -> str: ...
+    @property
+    def auth_party_claim(self) -> str: ...
+    @property
+    def restrict_to_party(self) -> bool: ...
+    @property
+    def mount_paths(self) -> tuple[str, ...]: ...
 
 
 class TokenRejected(Exception):
@@ -71,17 +103,17 @@ def load_jwk_set(path: Path) -> jwt.PyJWKSet:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SettingsError(f"TMF680_AUTH_JWKS: cannot read {path}: {exc.strerror or exc}") from exc
+        raise JwksError(f"TMF680_AUTH_JWKS: cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
-        raise SettingsError(f"TMF680_AUTH_JWKS: {path} is not JSON: {exc}") from exc
+        raise JwksError(f"TMF680_AUTH_JWKS: {path} is not JSON: {exc}") from exc
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, list):
-        raise SettingsError(f"TMF680_AUTH_JWKS: {path} is not a JWK set ({{\"keys\": [...]}})")
+        raise JwksError(f"TMF680_AUTH_JWKS: {path} is not a JWK set ({{\"keys\": [...]}})")
     public = [k for k in keys if isinstance(k, dict) and k.get("kty") != _SYMMETRIC and k.get("use", "sig") == "sig"]
     try:
         return jwt.PyJWKSet(public)
     except jwt.PyJWTError as exc:
-        raise SettingsError(f"TMF680_AUTH_JWKS: {path} has no usable signing key: {exc}") from exc
+        raise JwksError(f"TMF680_AUTH_JWKS: {path} has no usable signing key: {exc}") from exc
 
 
 class FileKeys:
@@ -257,7 +289,7 @@ class AccessPolicy:
                    party_claim: str | None = None) -> AccessPolicy:
         prefixes = tuple(m.rstrip("/") for m in mounts)
         public = set(ALWAYS_PUBLIC)
-        for prefix in prefixes:  # app.docs_page and app.factory._serve_document
+        for prefix in prefixes:  # edge.docs_page and app.factory._serve_document
             public.update({f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/docs/"})
         return cls(prefixes, frozenset(public), tuple(f"{p}/docs/static/" for p in prefixes),
                    read_scope, write_scope, party_claim)
@@ -330,7 +362,7 @@ def _authorization(scope: Scope) -> str | None:
     return None
 
 
-def build_verifier(settings: Settings) -> TokenVerifier:
+def build_verifier(settings: AuthSettings) -> TokenVerifier:
     source = settings.auth_jwks
     keys: SigningKeys = (UrlKeys(source, settings.auth_jwks_cache_s) if "://" in source
                          else FileKeys(load_jwk_set(Path(source))))
@@ -339,7 +371,7 @@ def build_verifier(settings: Settings) -> TokenVerifier:
                          settings.auth_leeway_s, required)
 
 
-def install_auth(app: Any, settings: Settings) -> None:
+def install_auth(app: Any, settings: AuthSettings) -> None:
     """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``; nothing otherwise.
 
     Call before the body guard is added, so an unauthenticated request is refused before its body

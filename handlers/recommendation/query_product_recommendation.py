@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.context import collection_url, party, query_pairs, services
-from handlers.responses import JsonResponse, paged_headers
+from edge.context import collection_url, party, query_pairs, services
+from edge.responses import JsonResponse, paged_headers
 from services.list_query import parse_fields, parse_list_query
 
 

@@ -1,7 +1,7 @@
 """Request observation at the ASGI edge, and one structured access line per request.
 
 Two small ASGI middlewares share one ``RequestInfo`` per request, so a request is timed once and
-every observer (the access log here, the Prometheus metrics in ``app.metrics``) sees the same
+every observer (the access log here, the Prometheus metrics in ``edge.metrics``) sees the same
 numbers:
 
 - ``ObserveRequests`` is the outermost middleware Connexion lets us add (``BEFORE_EXCEPTION``:
@@ -296,11 +296,11 @@ def observation(app: Any, document: Mapping[str, Any], mounts: Iterable[str]) ->
         return existing
     mounts = tuple(mounts)
     found = Observation(RouteTable(document, mounts))
-    found.static_routes.update({"/health/live": "health_live", "/health/ready": "health_ready"})  # app.health
+    found.static_routes.update({"/health/live": "health_live", "/health/ready": "health_ready"})  # edge.health
     for mount in mounts:
         prefix = mount.rstrip("/")
         found.static_routes[f"{prefix}/openapi.json"] = "openapi"
-        # app.docs_page: <mount>/docs, <mount>/docs/ and <mount>/docs/static/<name>
+        # edge.docs_page: <mount>/docs, <mount>/docs/ and <mount>/docs/static/<name>
         found.static_routes[f"{prefix}/docs"] = "docs"
         found.static_routes[f"{prefix}/docs/"] = "docs"
         found.static_prefixes.append((f"{prefix}/docs/static/", "docs", f"{prefix}/docs/static/{{name}}"))
@@ -349,7 +349,7 @@ def install_request_log(app: Any, settings: Any, document: Mapping[str, Any] | N
     """Write one access line per request. ``settings``: ``mount_paths`` and optional
     ``access_log_level``. Call before the app serves its first request; a second call does nothing."""
     if document is None:
-        from app.spec import official_document
+        from edge.spec.loader import official_document
 
         document = official_document()
     found = observation(app, document, settings.mount_paths)

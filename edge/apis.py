@@ -1,0 +1,57 @@
+"""Mounting a TM Forum document as a Connexion API: routing and validation come from the document.
+
+Every API the server exposes goes through ``add_api``: the document (normalised by ``edge.spec.loader``
+for the mount), its operationId → handler table (``handlers.<api>.OPERATIONS``), and the document as
+applied, served at ``<mount>/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import connexion
+from connexion.resolver import Resolver
+
+from edge.spec.loader import VendoredDocument
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API: its vendored document, its handlers by operationId, and the paths it is mounted at."""
+
+    document: VendoredDocument
+    operations: Mapping[str, Callable[..., Any]]
+    mounts: tuple[str, ...]
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        """operationId → handler. An operationId without a handler fails at start-up."""
+        try:
+            return self.operations[operation_id]
+        except KeyError:
+            raise LookupError(f"no handler for operationId {operation_id!r} of {self.document.folder}") from None
+
+
+def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> None:
+    resolver = Resolver(function_resolver=api.resolve)
+    for mount in api.mounts:
+        spec = api.document.normalised(base_path=mount)
+        app.add_api(
+            spec,
+            base_path=mount,
+            name=mount.strip("/").replace("/", "_") or "root",
+            resolver=resolver,
+            strict_validation=False,
+            validate_responses=validate_responses,
+        )
+        _serve_document(app, spec, mount)
+
+
+def _serve_document(app: connexion.FlaskApp, served: dict[str, Any], mount: str) -> None:
+    """``<mount>/openapi.json``: the document as this server applies it (normalised, this mount)."""
+
+    def openapi_json() -> Any:
+        return served
+
+    app.add_url_rule(f"{mount}/openapi.json", endpoint=f"openapi_{mount}", view_func=openapi_json)
