@@ -23,7 +23,7 @@ import pytest
 from docker_cli import ROOT, Container, docker, inspect, run_once
 from pymongo import MongoClient
 
-from app.embedded_mongo import free_port
+from runtime.embedded_mongo import free_port
 
 BASE = "/tmf-api/recommendationManagement/v4"
 QPR = f"{BASE}/queryProductRecommendation"
