@@ -106,6 +106,11 @@ def test_the_parts_each_variant_renders() -> None:
     production = {(o["kind"], o["metadata"]["name"]) for o in render((PRODUCTION,))}
     assert ("HorizontalPodAutoscaler", f"{NAME}-api") in production
     assert not {k for k, _ in production} & {"StatefulSet", "Secret"}  # an existing Secret, an operated MongoDB
+    with_uri = render(sets=("mongodb.uri=mongodb://db:27017/?replicaSet=rs0", "component.enabled=false"))
+    assert one(with_uri, "Secret")["stringData"]["MONGODB_URI"] == "mongodb://db:27017/?replicaSet=rs0"
+    assert not {o["kind"] for o in with_uri} & {"StatefulSet", "Component"}
+    refused = run_helm("template", RELEASE, str(CHART), "--set", "mongodb.inChart.enabled=false")
+    assert refused.returncode != 0 and "mongodb.existingSecret" in refused.stderr
 
 
 def test_canvas_labels(rendered: list[dict[str, Any]]) -> None:
@@ -328,3 +333,12 @@ def test_commands_the_chart_runs_exist(values: tuple[Path, ...]) -> None:
         result = CliRunner().invoke(cli, [*container["args"], "--help"])
         assert result.exit_code == 0, (container["args"], result.output)
         assert result.output.startswith("Usage: ")
+
+
+def test_the_vendored_crd_is_the_shared_one() -> None:
+    """The vendored CRD is the Canvas's copy beside the checkout (``../shared/oda``) when there is one."""
+    shared = ROOT.parent / "shared" / "oda" / "oda-component-crd.yaml"
+    if not shared.exists():
+        pytest.skip(f"no {shared} beside this checkout")
+    assert CRD.read_bytes() == shared.read_bytes()
+    assert (CRD.parent / "LICENSE").read_bytes() == (shared.parent / "LICENSE").read_bytes()
