@@ -342,3 +342,24 @@ def test_the_vendored_crd_is_the_shared_one() -> None:
         pytest.skip(f"no {shared} beside this checkout")
     assert CRD.read_bytes() == shared.read_bytes()
     assert (CRD.parent / "LICENSE").read_bytes() == (shared.parent / "LICENSE").read_bytes()
+
+
+# TMFC050's subscribed events (TMF620)
+TMFC050_SUBSCRIBED = tuple(f"{resource}{event}Event" for resource, events in (
+    ("productSpecification", ("Create", "Delete")), ("category", ("Create", "Delete")),
+    ("productOffering", ("Create", "AttributeValueChange", "StateChange", "Delete")),
+    ("productOfferingPrice", ("Create", "AttributeValueChange", "StateChange", "Delete"))) for event in events)
+
+
+def test_subscribed_events_are_the_ones_the_server_handles(server: Any) -> None:
+    """Declared: each is served at <callback>/listener/<name>. Not declared (the default): the server has no
+    TMF620 listener under the TMF680 base path, so the Canvas would wire events nobody receives."""
+    values = default_values()["subscribedEvents"]
+    base = Settings.from_env({}).base_path
+    if values["enabled"]:
+        assert values["names"] and set(values["names"]) <= set(TMFC050_SUBSCRIBED)
+        for name in values["names"]:
+            assert server.post(f"{values['callback']}/listener/{name}", json={}).status_code != 404, name
+    else:
+        served = [n for n in TMFC050_SUBSCRIBED if server.post(f"{base}/listener/{n}", json={}).status_code != 404]
+        assert not served, f"the server handles {served}: enable subscribedEvents in values.yaml and list them"
