@@ -68,11 +68,11 @@ class Container:
     """A detached container, removed on close (its log kept for failure messages)."""
 
     def __init__(self, image: str, name: str, env: dict[str, str], *extra: str, entrypoint: str | None = None,
-                 command: Sequence[str] = ()) -> None:
+                 command: Sequence[str] = (), options: Sequence[str] = HARDENED) -> None:
         self.name = name
         docker("rm", "--force", name, check=False)
         entry = ["--entrypoint", entrypoint] if entrypoint else []
-        docker("run", "--detach", "--name", name, *HARDENED, *env_args(env), *extra, *entry, image, *command)
+        docker("run", "--detach", "--name", name, *options, *env_args(env), *extra, *entry, image, *command)
 
     def logs(self) -> str:
         result = docker("logs", self.name, check=False)

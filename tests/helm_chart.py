@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "tmf680-recommendation"
 PRODUCTION = CHART / "values-production.yaml"
 RELEASE = "reco"
