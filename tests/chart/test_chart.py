@@ -35,7 +35,6 @@ K8S_VERSION = "1.31.0"
 NAME = f"{RELEASE}-recommendation"
 # Every optional part on: autoscaling, subscribed events, an existing Secret, no in-chart MongoDB.
 EVERYTHING = ("api.autoscaling.enabled=true", "subscribedEvents.enabled=true",
-              "subscribedEvents.callback=/tmf-api/recommendationManagement/v4/listener",
               "subscribedEvents.names={productOfferingCreateEvent,categoryCreateEvent}",
               "mongodb.existingSecret=mongo", "mongodb.inChart.enabled=false")
 VARIANTS = {"default": ((), ()), "production": ((PRODUCTION,), ()), "everything": ((), EVERYTHING),
@@ -246,9 +245,10 @@ def test_subscribed_events_when_enabled() -> None:
     assert [e["name"] for e in subscribed] == ["productOfferingCreateEvent", "categoryCreateEvent"]
     for event in subscribed:
         (specification,) = event["specification"]
-        assert specification["callback"] == "/tmf-api/recommendationManagement/v4/listener"
+        assert specification["callback"] == "/tmf-api/productCatalogManagement/v4/listener"
         assert specification["implementation"] == NAME and specification["port"] == 8080
-    refused = run_helm("template", RELEASE, str(CHART), "--set", "subscribedEvents.enabled=true")
+    refused = run_helm("template", RELEASE, str(CHART), "--set", "subscribedEvents.enabled=true",
+                       "--set", "subscribedEvents.callback=")
     assert refused.returncode != 0 and "subscribedEvents.callback" in refused.stderr
 
 
@@ -352,14 +352,16 @@ TMFC050_SUBSCRIBED = tuple(f"{resource}{event}Event" for resource, events in (
 
 
 def test_subscribed_events_are_the_ones_the_server_handles(server: Any) -> None:
-    """Declared: each is served at <callback>/listener/<name>. Not declared (the default): the server has no
-    TMF620 listener under the TMF680 base path, so the Canvas would wire events nobody receives."""
+    """Declared: each is served at <callback>/<name>. Not declared (until the server has a TMF620 listener):
+    none is served there, nor under the TMF680 base path, so the Canvas wires no event nobody receives."""
     values = default_values()["subscribedEvents"]
-    base = Settings.from_env({}).base_path
+    assert set(values["names"]) <= set(TMFC050_SUBSCRIBED)
+    callback = values["callback"].rstrip("/")
     if values["enabled"]:
-        assert values["names"] and set(values["names"]) <= set(TMFC050_SUBSCRIBED)
         for name in values["names"]:
-            assert server.post(f"{values['callback']}/listener/{name}", json={}).status_code != 404, name
+            assert server.post(f"{callback}/{name}", json={}).status_code != 404, name
     else:
-        served = [n for n in TMFC050_SUBSCRIBED if server.post(f"{base}/listener/{n}", json={}).status_code != 404]
-        assert not served, f"the server handles {served}: enable subscribedEvents in values.yaml and list them"
+        base = Settings.from_env({}).base_path
+        served = [name for name in TMFC050_SUBSCRIBED for path in (f"{callback}/{name}", f"{base}/listener/{name}")
+                  if server.post(path, json={}).status_code != 404]
+        assert not served, f"the server handles {served}: enable subscribedEvents in values.yaml"
