@@ -229,7 +229,9 @@ def test_component_declares_tmfc050(default: list[dict[str, Any]]) -> None:
     published = spec["eventNotification"]["publishedEvents"]
     assert [e["name"] for e in published] == ["queryProductRecommendationCreateEvent",
                                               "queryProductRecommendationStateChangeEvent"]
-    assert spec["eventNotification"]["subscribedEvents"] == []  # until the server handles TMF620 events
+    subscribed = default_values()["subscribedEvents"]
+    assert [e["name"] for e in spec["eventNotification"]["subscribedEvents"]] == (
+        subscribed["names"] if subscribed["enabled"] else [])  # only those the server handles (test below)
     assert spec["securityFunction"]["canvasSystemRole"] == "Admin"
     (partyrole,) = spec["securityFunction"]["exposedAPIs"]
     assert "partyrole" in partyrole["name"] and partyrole["id"] == "TMF669"
