@@ -235,7 +235,8 @@ def test_component_declares_tmfc050(default: list[dict[str, Any]]) -> None:
     assert spec["securityFunction"]["canvasSystemRole"] == "Admin"
     (partyrole,) = spec["securityFunction"]["exposedAPIs"]
     assert "partyrole" in partyrole["name"] and partyrole["id"] == "TMF669"
-    assert partyrole["path"] == "/tmf-api/partyRoleManagement/v4"
+    assert partyrole["path"] == getattr(Settings.from_env({}), "party_role_base_path",
+                                        "/tmf-api/partyRoleManagement/v4")
     api = one(default, "Deployment", f"{NAME}-api")
     env = {e["name"]: e.get("value") for e in containers(api)[0]["env"]}
     assert env["TMF680_CANVAS_SYSTEM_ROLE"] == "Admin"
