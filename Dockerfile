@@ -17,7 +17,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 # The package's wheel, then only it and its dependencies installed into a fresh virtualenv. A build behind a
 # TLS-inspecting proxy puts the host's CA bundle in the context as .build-ca.pem (scripts/build-image.sh):
-# pip trusts it here, and it stays in this stage.
+# pip trusts it here, and it stays in this stage. numpy's and scipy's own test suites (~50 MB) are left out.
 WORKDIR /src
 COPY . .
 RUN if [ -f .build-ca.pem ]; then export PIP_CERT=/src/.build-ca.pem; fi \
@@ -28,6 +28,8 @@ RUN if [ -f .build-ca.pem ]; then export PIP_CERT=/src/.build-ca.pem; fi \
  && if [ -n "${VERSION}" ] && [ "${VERSION}" != "${built}" ]; then \
         echo "VERSION build argument ${VERSION} is not the package's version ${built}" >&2; exit 1; fi \
  && /opt/venv/bin/python -m pip uninstall --quiet --yes pip setuptools wheel \
+ && find /opt/venv/lib/python3*/site-packages/numpy /opt/venv/lib/python3*/site-packages/scipy \
+        -depth -type d -name tests -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 FROM ${BASE_IMAGE} AS runtime
