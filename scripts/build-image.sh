@@ -23,4 +23,9 @@ if [ -f "$CA" ]; then
     trap 'rm -f .build-ca.pem' EXIT
 fi
 docker build "${ARGS[@]}" --tag "$TAG" "$@" . >&2
+# earlier builds' images of this project that no tag names any more (the build stage stays: it is the cache)
+stale=$(docker images --quiet --filter dangling=true --filter label=org.opencontainers.image.title=tmf680-recommendation)
+if [ -n "$stale" ]; then
+    docker rmi $stale >/dev/null 2>&1 || true
+fi
 echo "$TAG"

@@ -6,6 +6,7 @@ demo, the API answers the chart's probes, the worker runs."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,11 +86,14 @@ def test_the_chart_pods_run_on_the_image(image: str, chart: list[dict[str, Any]]
                                                                         "readinessProbe")}
     url = f"http://{overrides['TMF680_BIND']}"
     started = time.monotonic()
-    server = Container(image, f"tmf680-chart-api-{uuid.uuid4().hex[:8]}", pod_env(chart, api, overrides),
-                       options=pod_options(api))
-    workers = Container(image, f"tmf680-chart-worker-{uuid.uuid4().hex[:8]}", pod_env(chart, worker, overrides),
-                        command=containers(worker)[0]["args"], options=pod_options(worker))
-    try:
+    with contextlib.ExitStack() as cleanup:
+        server = Container(image, f"tmf680-chart-api-{uuid.uuid4().hex[:8]}", pod_env(chart, api, overrides),
+                           options=pod_options(api))
+        cleanup.callback(server.close)
+        workers = Container(image, f"tmf680-chart-worker-{uuid.uuid4().hex[:8]}",
+                            pod_env(chart, worker, overrides), command=containers(worker)[0]["args"],
+                            options=pod_options(worker))
+        cleanup.callback(workers.close)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert server.running(), server.logs()[-3000:]
@@ -108,7 +112,4 @@ def test_the_chart_pods_run_on_the_image(image: str, chart: list[dict[str, Any]]
         assert "running" in workers.logs()
         assert server.exec("id", "-u").stdout.strip() == str(api["spec"]["template"]["spec"]["securityContext"][
             "runAsUser"])
-    finally:
-        server.close()
-        workers.close()
 
