@@ -248,6 +248,33 @@ class RecommendationProcessor:
         items = [recommendation_item(rec) for rec in engine.recommend(ctx)]
         return {**resource, "recommendationItem": items, "state": "done"}
 
+    def explain(self, query: Mapping[str, Any], offering_id: str) -> Document:
+        """Why ``offering_id`` is (or is not) recommended for the query's customer and context: the
+        same context ``recommend`` builds, read back by ``Engine.explain``. Raises
+        ``UnknownReference`` for an offering, category, channel or place the catalogue lacks."""
+        engine = self._engines.current().engine
+        if offering_id not in engine.catalog:
+            raise UnknownReference(f"unknown productOffering {offering_id!r} (not in the product catalogue)")
+        self.check_references(query, engine.catalog)
+        ctx = self.context(query, engine.catalog)
+        found = engine.explain(ctx, offering_id)
+        return {
+            "productOffering": {"id": found.offering_id, "name": found.name, "@referredType": OFFERING_REF_TYPE},
+            "customerId": ctx.customer_id,
+            "eligible": found.eligible,
+            "recommended": found.recommended,
+            "priority": found.priority,
+            "limit": ctx.limit,
+            "score": found.score,
+            "scoreBasis": found.basis,
+            "reasons": list(found.reasons),
+            "failedRules": list(found.failed),
+            "contributions": [{"productOffering": {"id": c.offering_id, "name": c.name}, "weight": c.weight,
+                               "source": c.source} for c in found.contributions],
+            "held": sorted(ctx.held),
+            "inCart": sorted(ctx.cart - ctx.held),
+        }
+
     def on_create(self, resource: Document) -> Document:
         engine = self._engines.current().engine  # one engine for the check and the answer
         self.check_references(resource, engine.catalog)
