@@ -28,7 +28,8 @@ class SlowStore:
         self.most_active = 0
         self.fail_on = fail_on
 
-    def upsert(self, records: list[tuple[HistoryRecord, dict[str, Any]]]) -> int:
+    def upsert(self, records: list[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
+               run: str | None = None) -> int:
         with self.lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
