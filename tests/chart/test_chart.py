@@ -219,7 +219,7 @@ def test_component_declares_tmfc050(default: list[dict[str, Any]]) -> None:
     spec = one(default, "Component")["spec"]
     assert spec["componentMetadata"]["id"] == "TMFC050"
     assert spec["componentMetadata"]["name"] == "ProductRecommendationManagement"
-    (exposed,) = spec["coreFunction"]["exposedAPIs"]
+    (exposed,) = [a for a in spec["coreFunction"]["exposedAPIs"] if a["apiType"] == "openapi"]
     assert (exposed["id"], exposed["name"], exposed["required"]) == ("TMF680", "recommendation-management-api", True)
     assert [s["version"].split(".")[0] for s in exposed["specification"]] == ["4"]
     dependent = {d["id"]: d for d in spec["coreFunction"]["dependentAPIs"]}
@@ -283,11 +283,14 @@ def serves_tmf669() -> bool:
 def test_component_paths_are_served(default: list[dict[str, Any]], server: Any) -> None:
     spec = one(default, "Component")["spec"]
     services = {o["metadata"]["name"]: o for o in default if o["kind"] == "Service"}
-    (exposed,) = spec["coreFunction"]["exposedAPIs"]
+    (exposed,) = [a for a in spec["coreFunction"]["exposedAPIs"] if a["apiType"] == "openapi"]
     assert exposed["path"] == Settings.from_env({}).base_path  # the server's default mount
     assert server.get(f"{exposed['path']}/queryProductRecommendation").status_code == 200
     docs = server.get(exposed["developerUI"])
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    (mcp,) = [a for a in spec["coreFunction"]["exposedAPIs"] if a["apiType"] == "mcp"]
+    assert mcp["path"] == Settings.from_env({}).mcp_path
+    assert server.get(mcp["path"]).status_code == 405  # the MCP endpoint: POST only (404 if not mounted)
     for event in spec["eventNotification"]["publishedEvents"]:
         (specification,) = event["specification"]
         assert specification["hub"] == f"{exposed['path']}/hub"
