@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test tier on a fresh machine: installs tox in a private venv, then the tox envs CI runs
-# (lint, type, tests = unit + integration + e2e, contract, robustness). mongod comes from a PyPI wheel and is
+# (lint, type, tests = unit + integration + e2e, contract, robustness, replset = integration + robustness on a
+# 3-member replica set). mongod comes from a PyPI wheel and is
 # started and stopped by the test session itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,4 @@ fi
 # Debian's Chromium and ChromeDriver for the docs-page browser test (root: apt-get; CI runs as root).
 bash scripts/install-browser.sh || [ -z "${CI:-}" ]
 export TMF680_SCREENSHOT_DIR=${TMF680_SCREENSHOT_DIR:-$PWD/test-artifacts}
-exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract,robustness}" -- "$@"
+exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract,robustness,replset}" -- "$@"
