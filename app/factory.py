@@ -24,6 +24,7 @@ from edge.context import EXTENSION
 from edge.docs_page import install_docs
 from edge.health import install_health
 from edge.json_codec import FastFlaskJSONProvider, FastJsonifier
+from edge.mcp.endpoint import install_mcp
 from edge.metrics import install_observability
 from edge.middleware import BodyGuard
 from edge.request_log import configure_logging
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     document = TMF680.raw()
     install_health(app)
     install_docs(app, settings.mount_paths)
+    install_mcp(app, container, settings)  # before auth and the body guard: the endpoint does its own
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 

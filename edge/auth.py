@@ -334,25 +334,36 @@ class BearerAuth:
 
     async def authenticate(self, method: str, authorization: str | None) -> str | None:
         """The caller's party (None without the restriction); raises ``RequestRejected``."""
-        try:
-            token = bearer_token(authorization)
-            if token is None:
-                raise unauthorized(None)
-            if self.verifier.keys.blocking:
-                claims = await anyio.to_thread.run_sync(self.verifier.verify, token)
-            else:
-                claims = self.verifier.verify(token)
-            party = self.policy.party(claims)
-        except TokenRejected as exc:
-            raise unauthorized(str(exc)) from None
-        except KeysUnavailable as exc:
-            raise RequestRejected(503, str(exc)) from None
-        needed = self.policy.needed_scope(method)
-        if needed and needed not in token_scopes(claims):
-            message = f"the token lacks the {needed} scope this operation needs"
-            raise RequestRejected(403, message, headers={
-                "WWW-Authenticate": _challenge("insufficient_scope", message, needed)})
+        claims, party = await identify(self.verifier, self.policy, authorization)
+        require_scope(self.policy.needed_scope(method), claims)
         return party
+
+
+async def identify(verifier: TokenVerifier, policy: AccessPolicy,
+                   authorization: str | None) -> tuple[dict[str, Any], str | None]:
+    """The claims of the request's valid bearer token and the caller's party (None without the
+    restriction); raises ``RequestRejected`` (401, or 503 when the keys cannot be fetched)."""
+    try:
+        token = bearer_token(authorization)
+        if token is None:
+            raise unauthorized(None)
+        if verifier.keys.blocking:
+            claims = await anyio.to_thread.run_sync(verifier.verify, token)
+        else:
+            claims = verifier.verify(token)
+        return claims, policy.party(claims)
+    except TokenRejected as exc:
+        raise unauthorized(str(exc)) from None
+    except KeysUnavailable as exc:
+        raise RequestRejected(503, str(exc)) from None
+
+
+def require_scope(needed: str, claims: Mapping[str, Any]) -> None:
+    """403 ``insufficient_scope`` unless the token grants ``needed`` (nothing needed when empty)."""
+    if needed and needed not in token_scopes(claims):
+        message = f"the token lacks the {needed} scope this operation needs"
+        raise RequestRejected(403, message, headers={
+            "WWW-Authenticate": _challenge("insufficient_scope", message, needed)})
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -3,8 +3,9 @@
 ``EngineProvider`` keeps the current ``recommender.Engine`` (catalogue + newest model) and rebuilds
 it when the catalogue or model version in the store changes, so running servers pick up a new
 model without a restart. ``RecommendationProcessor`` is the ``TaskProcessor`` the query service
-calls on create: it reads the query's context, refuses unknown catalogue references, and for
-``instantSyncRecommendation: true`` fills ``recommendationItem`` and sets ``state: done``.
+calls on create: it reads the query's context, refuses unknown catalogue references, and (unless
+``instantSyncRecommendation: false`` asks for an asynchronous task) fills ``recommendationItem`` and
+sets ``state: done``.
 
 How the query's attributes are read (documented in the README):
 - ``relatedParty.id`` → the customer's current holdings (imported TMF637 products and TMF622 orders
@@ -247,9 +248,36 @@ class RecommendationProcessor:
         items = [recommendation_item(rec) for rec in engine.recommend(ctx)]
         return {**resource, "recommendationItem": items, "state": "done"}
 
+    def explain(self, query: Mapping[str, Any], offering_id: str) -> Document:
+        """Why ``offering_id`` is (or is not) recommended for the query's customer and context: the
+        same context ``recommend`` builds, read back by ``Engine.explain``. Raises
+        ``UnknownReference`` for an offering, category, channel or place the catalogue lacks."""
+        engine = self._engines.current().engine
+        if offering_id not in engine.catalog:
+            raise UnknownReference(f"unknown productOffering {offering_id!r} (not in the product catalogue)")
+        self.check_references(query, engine.catalog)
+        ctx = self.context(query, engine.catalog)
+        found = engine.explain(ctx, offering_id)
+        return {
+            "productOffering": {"id": found.offering_id, "name": found.name, "@referredType": OFFERING_REF_TYPE},
+            "customerId": ctx.customer_id,
+            "eligible": found.eligible,
+            "recommended": found.recommended,
+            "priority": found.priority,
+            "limit": ctx.limit,
+            "score": found.score,
+            "scoreBasis": found.basis,
+            "reasons": list(found.reasons),
+            "failedRules": list(found.failed),
+            "contributions": [{"productOffering": {"id": c.offering_id, "name": c.name}, "weight": c.weight,
+                               "source": c.source} for c in found.contributions],
+            "held": sorted(ctx.held),
+            "inCart": sorted(ctx.cart - ctx.held),
+        }
+
     def on_create(self, resource: Document) -> Document:
         engine = self._engines.current().engine  # one engine for the check and the answer
         self.check_references(resource, engine.catalog)
-        if resource.get("instantSyncRecommendation") is not True:
-            return resource
+        if resource.get("instantSyncRecommendation") is False:
+            return resource  # stays ``accepted``: a worker computes it
         return self.recommend(resource, engine)

@@ -20,7 +20,7 @@ from runtime.embedded_mongo import EmbeddedMongo
 from runtime.replica_set import ReplicaSet
 
 BASE = "/tmf-api/recommendationManagement/v4"
-TIERS = ("unit", "integration", "e2e", "contract", "robustness")
+TIERS = ("unit", "integration", "e2e", "contract", "robustness", "conformance")
 TOPOLOGIES = ("standalone", "replset")
 # enableTestCommands: tests inject faults with configureFailPoint
 TEST_COMMANDS = ("--setParameter", "enableTestCommands=1")

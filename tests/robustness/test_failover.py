@@ -57,7 +57,7 @@ def fail_over(fault: str, replica_set: ReplicaSet, tmp_path: Path, mongo_admin: 
         with httpx.Client(base_url=server.url, timeout=30) as client:
             assert client.post(f"{BASE}/hub", json={"callback": listener.url()}).status_code == 201
         queries = mongo_admin[server.db_name]["queryProductRecommendation"]
-        load = Load(server.url, CLIENTS)
+        load = Load(server.url, CLIENTS, body={"instantSyncRecommendation": False})  # asynchronous tasks
         load.start()
         try:
             wait_for(lambda: load.ok >= 100, 60, "load running")

@@ -111,8 +111,16 @@ def test_sync_query_is_done_with_ranked_eligible_items() -> None:
 
 
 def test_async_query_stays_accepted_without_items() -> None:
-    out = processor().on_create({"id": "q", "state": "accepted", "category": [{"id": "internet"}]})
-    assert out == {"id": "q", "state": "accepted", "category": [{"id": "internet"}]}
+    query = {"id": "q", "state": "accepted", "instantSyncRecommendation": False, "category": [{"id": "internet"}],
+             "recommendationItem": []}
+    assert processor().on_create(dict(query)) == query
+
+
+def test_a_query_without_the_indicator_is_answered_at_once() -> None:
+    out = processor().on_create({"id": "q", "state": "accepted", "recommendationItem": [],
+                                 "productOrderItem": [{"itemId": "itemId", "entityId": "entityId"}]})
+    assert out["state"] == "done"
+    assert offered(out)  # an ItemRef naming nothing known is no error: cold start
 
 
 @pytest.mark.parametrize(
@@ -209,3 +217,30 @@ def test_the_after_rebuild_hook_runs_once_the_old_engine_is_released() -> None:
     catalog.v, clock[0] = 2, 10.0
     provider.current()
     assert alive_at_hook == [False, False]  # first build: nothing before it; rebuild: the old engine is gone
+
+
+def test_explain_reads_the_customers_holdings_and_the_query_context() -> None:
+    models = FakeModels()
+    models.publish([("a", "dsl"), ("a", "tv"), ("b", "dsl"), ("b", "tv"), ("c", "phone")])
+    p = processor(models, {"c1": frozenset({"dsl"})})
+    query = {"relatedParty": {"id": "c1", "@referredType": "Customer"}}
+    tv = p.explain(query, "tv")
+    assert tv["eligible"] and tv["priority"] == 1 and tv["recommended"]
+    assert tv["held"] == ["dsl"] and tv["customerId"] == "c1"
+    assert tv["scoreBasis"] == "co-held offerings"
+    assert [c["productOffering"]["id"] for c in tv["contributions"]] == ["dsl"]
+    assert tv["contributions"][0]["weight"] == pytest.approx(tv["score"])  # P(tv | dsl) = 1
+    assert "requires one of dsl, fiber: fulfilled by dsl" in tv["reasons"]
+    fiber = p.explain(query, "fiber")
+    assert not fiber["eligible"] and fiber["failedRules"] == ["relationships"]
+    in_cart = p.explain({"shoppingCartItem": [{"itemId": "fiber", "@referredType": "ProductOffering"}]}, "tv")
+    assert in_cart["inCart"] == ["fiber"] and in_cart["eligible"]
+
+
+def test_explain_names_unknown_references() -> None:
+    with pytest.raises(UnknownReference, match="productOffering 'ghost'"):
+        processor().explain({}, "ghost")
+    with pytest.raises(UnknownReference, match="channel 'fax'"):
+        processor().explain({"channel": [{"id": "fax"}]}, "tv")
+    with pytest.raises(UnknownReference, match="productOffering 'tv'"):
+        processor(offerings=[]).explain({}, "tv")  # no catalogue loaded
