@@ -33,6 +33,7 @@ from edge.validation import validator_map
 from edge.wsgi_bridge import WSGIBridge
 from edge.wsgi_bridge import install as install_bridge
 from handlers import catalog_events, inventory_events, ordering_events, recommendation
+from runtime.memory import freeze_long_lived_objects
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
 # is edge.docs_page, the document <mount>/openapi.json) and its security handlers (the document
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         if settings.workers:
             container.workers.start()
+        freeze_long_lived_objects()  # the app is built: full collections no longer walk it (tail latency)
         yield
         for each in bridges:
             each.close()

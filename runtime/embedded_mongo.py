@@ -145,7 +145,9 @@ class EmbeddedMongo:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout_s
-        client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=250, connect=False)  # type: ignore[type-arg]
+        # directConnection: a replica-set member answers a ping before it has a replica-set configuration
+        client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=250, connect=False,  # type: ignore[type-arg]
+                                          directConnection=True)
         try:
             while time.monotonic() < deadline:
                 assert self._process is not None
@@ -195,6 +197,17 @@ class EmbeddedMongo:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def kill(self) -> None:
+        """SIGKILL mongod, as a crash would (no shutdown, no flush), and release the data directory."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
 
     def __enter__(self) -> EmbeddedMongo:
         self.start()

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run every test tier on a fresh machine: installs tox in a private venv, then the tox envs CI runs
 # (lint, type, tests = unit + integration + e2e, contract, robustness, ctk = newman conformance runs, chart,
-# container). mongod comes from a PyPI wheel and is started and stopped by the test session itself; newman from
-# npm (scripts/install-newman.sh, called by tox -e ctk); helm, docker.io and mmdebstrap through
-# scripts/install-helm.sh and scripts/container-daemon.sh (tox -e chart, tox -e container).
+# container, replset = integration + robustness on a 3-member replica set). mongod comes from a PyPI wheel and
+# is started and stopped by the test session itself; newman from npm (scripts/install-newman.sh, called by
+# tox -e ctk); helm, docker.io and mmdebstrap through scripts/install-helm.sh and scripts/container-daemon.sh
+# (tox -e chart, tox -e container).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -14,4 +15,4 @@ fi
 # Debian's Chromium and ChromeDriver for the docs-page browser test (root: apt-get; CI runs as root).
 bash scripts/install-browser.sh || [ -z "${CI:-}" ]
 export TMF680_SCREENSHOT_DIR=${TMF680_SCREENSHOT_DIR:-$PWD/test-artifacts}
-exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract,robustness,ctk,chart,container}" -- "$@"
+exec .venv-tox/bin/tox run -e "${TOX_ENVS:-lint,type,tests,contract,robustness,ctk,chart,container,replset}" -- "$@"

@@ -1,6 +1,8 @@
 """Shared fixtures. The real mongod is started once per test session, only if a test needs it.
 
-``TMF680_TEST_MONGODB_URI`` points the suite at an existing MongoDB instead.
+``TMF680_TEST_TOPOLOGY`` chooses it: ``standalone`` (the default: one mongod, no journal) or ``replset`` (a
+3-member replica set of the same binary, ``runtime/replica_set.py``). ``TMF680_TEST_MONGODB_URI`` points the
+suite at an existing MongoDB instead.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from pymongo import MongoClient
 
 from app.settings import Settings
 from runtime.embedded_mongo import EmbeddedMongo
+from runtime.replica_set import ReplicaSet
 
 BASE = "/tmf-api/recommendationManagement/v4"
 TIERS = ("unit", "integration", "e2e", "contract", "robustness", "conformance")
+TOPOLOGIES = ("standalone", "replset")
+# enableTestCommands: tests inject faults with configureFailPoint
+TEST_COMMANDS = ("--setParameter", "enableTestCommands=1")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,16 +35,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, tier))
 
 
+def _topology() -> str:
+    topology = os.environ.get("TMF680_TEST_TOPOLOGY") or "standalone"
+    if topology not in TOPOLOGIES:
+        raise pytest.UsageError(f"TMF680_TEST_TOPOLOGY={topology!r}: expected one of {', '.join(TOPOLOGIES)}")
+    return topology
+
+
 @pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    configured = os.environ.get("TMF680_TEST_MONGODB_URI")
-    if configured:
-        yield configured
-        return
-    # enableTestCommands: tests inject faults with configureFailPoint
-    with EmbeddedMongo(tmp_path_factory.mktemp("mongod"), journal=False,
-                       extra_args=("--setParameter", "enableTestCommands=1")) as mongo:
-        yield mongo.uri
+def test_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedMongo | ReplicaSet | None]:
+    """The session's MongoDB processes (None: ``TMF680_TEST_MONGODB_URI`` names one we did not start)."""
+    if os.environ.get("TMF680_TEST_MONGODB_URI"):
+        yield None
+    elif _topology() == "replset":
+        # elections after 3 s without a primary (MongoDB's default 10 s): the fault tests kill the primary
+        with ReplicaSet(tmp_path_factory.mktemp("replset"), election_timeout_ms=3_000, heartbeat_ms=500,
+                        extra_args=TEST_COMMANDS) as replica_set:
+            yield replica_set
+    else:
+        with EmbeddedMongo(tmp_path_factory.mktemp("mongod"), journal=False, extra_args=TEST_COMMANDS) as mongo:
+            yield mongo
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(test_mongo: EmbeddedMongo | ReplicaSet | None) -> str:
+    return os.environ["TMF680_TEST_MONGODB_URI"] if test_mongo is None else test_mongo.uri
+
+
+@pytest.fixture(scope="session")
+def replica_set(test_mongo: EmbeddedMongo | ReplicaSet | None) -> ReplicaSet:
+    """The session's replica set, for tests that step its primary down or kill it."""
+    if not isinstance(test_mongo, ReplicaSet):
+        pytest.skip("needs the replica-set topology (TMF680_TEST_TOPOLOGY=replset, tox -e replset)")
+    return test_mongo
 
 
 @pytest.fixture

@@ -41,6 +41,9 @@ def run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drain-timeout", type=float, default=180.0,
                         help="longest wait for the background workers before a measurement")
     parser.add_argument("--skip", nargs="+", choices=SKIPPABLE, default=[], help="parts not to run")
+    parser.add_argument("--scenarios", nargs="+", choices=[key for key, _ in report.SCENARIOS],
+                        default=[key for key, _ in report.SCENARIOS],
+                        help="HTTP scenarios to measure (default all; e.g. --scenarios getById for a short burst)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-logs", action="store_true", help="copy the servers' logs next to the JSON file")
 

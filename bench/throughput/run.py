@@ -230,6 +230,8 @@ class Bench:
             self.log("load generator ceiling (raw uvicorn endpoint)")
             result["loadGenerator"]["ceiling"] = self.ceiling(env)
         for scenario, label in report.SCENARIOS:
+            if scenario not in args.scenarios:
+                continue
             self.log(label)
             for server in (ours, baseline):
                 # the queries an earlier run created asynchronously are answered first, whichever

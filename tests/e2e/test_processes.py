@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -111,3 +112,25 @@ def test_gunicorn_production_command(workdir: Path, clean_env: dict[str, str], m
         out = stop(server)
     assert out.count("Booting worker") >= 2
     assert "UvicornWorker" in out or "uvicorn" in out.lower()
+
+
+def test_a_started_application_freezes_its_start_up_objects(mongo_uri: str, db_name: str) -> None:
+    """Once the app has started (its lifespan ran, as under gunicorn or ``tmf680 serve``), the garbage
+    collector's full collections no longer walk its long-lived objects (runtime/memory.py): a full
+    collection is then a matter of the few objects made since, not of 100 ms with the GIL held."""
+    code = f"""
+import gc, json, sys, time
+from app.factory import create_app
+from app.settings import Settings
+app = create_app(Settings(mongodb_uri={mongo_uri!r}, db_name={db_name!r}, workers=False))
+with app.test_client() as client:
+    assert client.get("/health/live").status_code == 200
+    started = time.thread_time()
+    gc.collect()
+    json.dump({{"frozen": gc.get_freeze_count(), "walked": len(gc.get_objects()),
+               "full_collection_ms": (time.thread_time() - started) * 1000}}, sys.stdout)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["frozen"] > 50_000
+    assert figures["walked"] < figures["frozen"] * 0.1

@@ -212,6 +212,7 @@ class Load:
 
     url: str
     clients: int
+    body: dict[str, Any] = field(default_factory=dict)  # more attributes of every create
     acknowledged: list[str] = field(default_factory=list)
     ok: int = 0
     failures: list[Failure] = field(default_factory=list)
@@ -262,7 +263,7 @@ class Load:
             i = 0
             while not self._stop.is_set():
                 i += 1
-                created = self._call(n, lambda: client.post(QPR, json={"name": f"load {n}-{i}"}))  # noqa: B023
+                created = self._call(n, lambda: client.post(QPR, json={"name": f"load {n}-{i}", **self.body}))  # noqa: B023
                 if created is None:
                     continue
                 assert created.status_code == 201, created.text
