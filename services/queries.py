@@ -12,7 +12,17 @@ from services.list_query import ListQuery
 from services.ports import Document, Page, QueryRepository, TaskProcessor
 
 RESOURCE_TYPE = "QueryProductRecommendation"
-SERVER_OWNED = ("id", "href")
+ITEMS = "recommendationItem"
+SERVER_OWNED = ("id", "href", ITEMS)
+
+
+def with_items(resource: Document, fields: tuple[str, ...] | None = None) -> Document:
+    """A stored query as the API shows it: ``recommendationItem`` is always an array (empty while
+    ``accepted``/``inProgress``, when nothing was eligible, or after an error), also for queries
+    stored before the attribute was always set. With ``fields``, only when it is named."""
+    if isinstance(resource.get(ITEMS), list) or (fields is not None and ITEMS not in fields):
+        return resource
+    return {**resource, ITEMS: []}
 
 
 class AcceptingProcessor:
@@ -39,7 +49,8 @@ class QueryService:
         """Store a new query. ``collection_url`` is the URL its ``href`` is built under.
 
         Every attribute the client sent is kept, except ``id``/``href`` (server-made) and
-        ``state``, which belongs to the task lifecycle and always starts at ``accepted``.
+        ``state`` and ``recommendationItem``, which belong to the task lifecycle: ``accepted`` with
+        no items, until the processor (at once) or a worker (later) answers.
         ``owner`` (the caller's party under the per-party restriction) is stored beside it.
         """
         resource_id = self._new_id()
@@ -49,6 +60,7 @@ class QueryService:
             "href": f"{collection_url.rstrip('/')}/{resource_id}",
             **resource,
             "state": "accepted",
+            ITEMS: [],
         }
         resource.setdefault("@type", RESOURCE_TYPE)
         resource = self._processor.on_create(resource)

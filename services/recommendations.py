@@ -3,8 +3,9 @@
 ``EngineProvider`` keeps the current ``recommender.Engine`` (catalogue + newest model) and rebuilds
 it when the catalogue or model version in the store changes, so running servers pick up a new
 model without a restart. ``RecommendationProcessor`` is the ``TaskProcessor`` the query service
-calls on create: it reads the query's context, refuses unknown catalogue references, and for
-``instantSyncRecommendation: true`` fills ``recommendationItem`` and sets ``state: done``.
+calls on create: it reads the query's context, refuses unknown catalogue references, and (unless
+``instantSyncRecommendation: false`` asks for an asynchronous task) fills ``recommendationItem`` and
+sets ``state: done``.
 
 How the query's attributes are read (documented in the README):
 - ``relatedParty.id`` → the customer's current holdings (imported TMF637 products and TMF622 orders
@@ -250,6 +251,6 @@ class RecommendationProcessor:
     def on_create(self, resource: Document) -> Document:
         engine = self._engines.current().engine  # one engine for the check and the answer
         self.check_references(resource, engine.catalog)
-        if resource.get("instantSyncRecommendation") is not True:
-            return resource
+        if resource.get("instantSyncRecommendation") is False:
+            return resource  # stays ``accepted``: a worker computes it
         return self.recommend(resource, engine)

@@ -16,7 +16,7 @@ RESOURCE = "r"
 DATES = "dt"
 _NUMBER = re.compile(r"^-?(0|[1-9]\d{0,17})(\.\d+)?([eE][+-]?\d{1,3})?$")
 _RANGE = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
-ALWAYS_KEPT = ("id", "href", "@type")
+ALWAYS_KEPT = ("id", "href")
 
 
 def field_path(path: tuple[str, ...]) -> str:
@@ -97,7 +97,7 @@ def to_mongo_filter(query: ListQuery, base: dict[str, Any] | None = None) -> dic
 
 
 def to_projection(fields: tuple[str, ...] | None) -> dict[str, Any]:
-    """First-level attribute selection; ``id``, ``href`` and ``@type`` are always kept."""
+    """First-level attribute selection; ``id`` and ``href`` are always kept (nothing else: TMF630)."""
     if fields is None:
         return {"_id": 0, RESOURCE: 1}
     names = dict.fromkeys((*ALWAYS_KEPT, *fields))

@@ -20,6 +20,7 @@ from pymongo.database import Database
 
 from services.list_query import ListQuery
 from services.ports import Document, Page
+from services.queries import with_items
 from storage.codec import date_shadow, decode, encode
 from storage.filters import RESOURCE, field_path, to_mongo_filter, to_projection, to_sort
 from storage.mongo import translate_errors
@@ -90,7 +91,7 @@ class MongoQueryRepository:
                 {"$set": {"lease": lease}},
                 sort=FIFO, projection={RESOURCE: 1}, return_document=ReturnDocument.AFTER,
             )
-        return decode(found[RESOURCE]) if found else None
+        return _resource(found[RESOURCE]) if found else None
 
     @translate_errors
     def complete(self, resource: Document, owner: str, event: Document) -> bool:
@@ -139,7 +140,7 @@ class MongoQueryRepository:
     def get(self, resource_id: str, fields: tuple[str, ...] | None = None,
             owner: str | None = None) -> Document | None:
         found = self._col.find_one(_owned({f"{RESOURCE}.id": resource_id}, owner), to_projection(fields))
-        return decode(found[RESOURCE]) if found else None
+        return _resource(found[RESOURCE], fields) if found else None
 
     @translate_errors
     def list(self, query: ListQuery, owner: str | None = None) -> Page:
@@ -156,10 +157,15 @@ class MongoQueryRepository:
                 .limit(query.limit)
                 .max_time_ms(self._timeout)
             )
-            items = [decode(doc[RESOURCE]) for doc in cursor]
+            items = [_resource(doc[RESOURCE], query.fields) for doc in cursor]
             if len(items) < query.limit and (items or query.offset == 0):
                 return Page(items=items, total=query.offset + len(items))
         return Page(items=items, total=self._col.count_documents(mongo_filter, maxTimeMS=self._timeout))
+
+
+def _resource(stored: dict[str, Any], fields: tuple[str, ...] | None = None) -> Document:
+    """Every read of a stored query (retrieve, list, task claim, event snapshot) goes through here."""
+    return with_items(decode(stored), fields)
 
 
 def _owned(mongo_filter: dict[str, Any], owner: str | None) -> dict[str, Any]:
@@ -177,4 +183,4 @@ def _outbox_entry(event: Document) -> dict[str, Any]:
 
 def _event_of(entry: dict[str, Any]) -> Document:
     envelope = {k: v for k, v in entry.items() if k != "resource"}
-    return {**envelope, "event": {"queryProductRecommendation": decode(entry.get("resource", {}))}}
+    return {**envelope, "event": {"queryProductRecommendation": _resource(entry.get("resource", {}))}}

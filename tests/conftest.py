@@ -17,7 +17,7 @@ from app.settings import Settings
 from runtime.embedded_mongo import EmbeddedMongo
 
 BASE = "/tmf-api/recommendationManagement/v4"
-TIERS = ("unit", "integration", "e2e", "contract", "robustness")
+TIERS = ("unit", "integration", "e2e", "contract", "robustness", "conformance")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -22,4 +22,4 @@ def list_(fields: str | None = None, offset: int | None = None, limit: int | Non
     container = services()
     query = parse_list_query(query_pairs(), offset=offset, limit=limit, max_limit=container.settings.max_limit)
     page = container.queries.list(query, owner=party())
-    return paged_headers(page.items, page.total, query.offset, query.limit)
+    return paged_headers(page.items, page.total, query.offset, query.limit, paged=limit is not None)

@@ -173,8 +173,7 @@ def test_each_party_sees_only_its_own_queries(restricted: Any, issuer: Issuer) -
     assert restricted.get(QPR, params={"owner": "web-shop"}, headers=shop).json() == []
     assert restricted.get(QPR, params={"owner": "call-centre"}, headers=shop).headers["x-total-count"] == "0"
     selected = restricted.get(f"{QPR}/{mine[0]['id']}", params={"fields": "owner,name"}, headers=shop).json()
-    assert selected == {"id": mine[0]["id"], "href": mine[0]["href"], "name": "shop-0",
-                        "@type": "QueryProductRecommendation"}
+    assert selected == {"id": mine[0]["id"], "href": mine[0]["href"], "name": "shop-0"}
 
 
 def test_only_the_creator_unregisters_a_subscription(restricted: Any, issuer: Issuer) -> None:

@@ -56,6 +56,8 @@ def summary(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
              e["event"]["queryProductRecommendation"]["state"]) for e in events]
 
 
+ASYNC = {"instantSyncRecommendation": False}  # a task for the workers (without it the POST answers at once)
+
 def test_async_query_runs_to_done_and_notifies_matching_subscribers(live: Settings, listener: Listener) -> None:
     app = with_catalogue(create_app(live))
     with app.test_client() as client:
@@ -63,7 +65,8 @@ def test_async_query_runs_to_done_and_notifies_matching_subscribers(live: Settin
         subscribe(client, listener.url("/done-only"),
                   f"eventType={CHANGE}&event.queryProductRecommendation.state=done")
         subscribe(client, listener.url("/excluded"), f"eventType={CREATE}&event.queryProductRecommendation.state=done")
-        created = client.post(QPR, json={"name": "async", "relatedParty": {"id": "c1", "@referredType": "Customer"}})
+        created = client.post(QPR, json={"name": "async", "instantSyncRecommendation": False,
+                                          "relatedParty": {"id": "c1", "@referredType": "Customer"}})
         assert created.status_code == 201 and created.json()["state"] == "accepted"
         qid = created.json()["id"]
         done = wait_until(lambda: (r := client.get(f"{QPR}/{qid}").json())["state"] == "done" and r)
@@ -73,6 +76,9 @@ def test_async_query_runs_to_done_and_notifies_matching_subscribers(live: Settin
     assert summary(listener.events("/all")) == [(CREATE, qid, "accepted"), (CHANGE, qid, "inProgress"),
                                                 (CHANGE, qid, "done")]
     assert summary(listener.events("/done-only")) == [(CHANGE, qid, "done")]
+    # every snapshot carries the array: empty until done
+    assert [len(e["event"]["queryProductRecommendation"]["recommendationItem"])
+            for e in listener.events("/all")] == [0, 0, 3]
     assert listener.events("/excluded") == []
     first = listener.events("/all")[0]
     assert {"eventId", "eventTime", "eventType", "event", "correlationId", "domain", "timeOcurred"} <= set(first)
@@ -83,7 +89,7 @@ def test_async_query_runs_to_done_and_notifies_matching_subscribers(live: Settin
 def test_a_failing_task_ends_terminated_with_a_reason(live: Settings) -> None:
     app = create_app(live)  # no catalogue: nothing to rank
     with app.test_client() as client:
-        qid = client.post(QPR, json={}).json()["id"]
+        qid = client.post(QPR, json={"instantSyncRecommendation": False}).json()["id"]
         result = wait_until(lambda: (r := client.get(f"{QPR}/{qid}").json())["state"] != "accepted"
                             and r["state"] != "inProgress" and r)
     assert result["state"] == "terminatedWithError" and "catalogue" in result["stateReason"]
@@ -118,7 +124,7 @@ def test_a_dead_callback_gets_every_event_in_order_after_it_returns_and_a_restar
     app = with_catalogue(create_app(live))
     with app.test_client() as client:
         subscribe(client, f"http://127.0.0.1:{port}/events")
-        ids = [client.post(QPR, json={"name": f"q{i}"}).json()["id"] for i in range(3)]
+        ids = [client.post(QPR, json={"name": f"q{i}", **ASYNC}).json()["id"] for i in range(3)]
         wait_until(lambda: all(client.get(f"{QPR}/{i}").json()["state"] == "done" for i in ids))
         container = app.app.extensions["tmf680"]
         wait_until(lambda: container.notifications.counts().get("pending", 0) == 9
@@ -146,7 +152,7 @@ def test_a_slow_callback_slows_neither_the_api_nor_other_subscribers(live: Setti
     try:
         app = with_catalogue(create_app(live))
         with app.test_client() as client:
-            qid = client.post(QPR, json={"name": "x"}).json()["id"]
+            qid = client.post(QPR, json={"name": "x", **ASYNC}).json()["id"]
 
             def timings(n: int) -> list[float]:
                 out = []
@@ -160,7 +166,7 @@ def test_a_slow_callback_slows_neither_the_api_nor_other_subscribers(live: Setti
             subscribe(client, slow.url())
             subscribe(client, listener.url("/fast"))
             for i in range(5):
-                client.post(QPR, json={"name": f"slow{i}"})
+                client.post(QPR, json={"name": f"slow{i}", **ASYNC})
             # the fast subscriber gets all 15 events (5 queries x create/inProgress/done) meanwhile
             wait_until(lambda: len(listener.events("/fast")) == 15, timeout_s=20)
             during = timings(40)
@@ -174,7 +180,7 @@ def test_a_slow_callback_slows_neither_the_api_nor_other_subscribers(live: Setti
 def test_a_worker_killed_mid_task_is_replaced_and_the_task_completes_once(live: Settings, tmp_path: Any) -> None:
     app = with_catalogue(create_app(live.replace(workers=False)))
     with app.test_client() as client:
-        qid = client.post(QPR, json={"name": "killed"}).json()["id"]
+        qid = client.post(QPR, json={"name": "killed", **ASYNC}).json()["id"]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TMF680_")},
            "MONGODB_URI": live.mongodb_uri, "TMF680_DB_NAME": live.db_name, "TMF680_POLL_MS": "50",
            "TMF680_TASK_LEASE_S": "2", "TMF680_TASK_DELAY_MS": "60000", "TMF680_DATA_DIR": str(tmp_path)}

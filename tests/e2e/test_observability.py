@@ -169,7 +169,7 @@ def test_metrics_expose_the_store_gauges(client: Any, container: Any) -> None:
     hub = client.post(f"{BASE}/hub", json={"callback": "http://127.0.0.1:9/cb"})
     assert hub.status_code == 201
     for name in ("a", "b"):
-        assert client.post(QPR, json={"name": name}).status_code == 201
+        assert client.post(QPR, json={"name": name, "instantSyncRecommendation": False}).status_code == 201
     assert container.relay.run_once() == 2  # the two create events → two pending deliveries
     version = container.models.save({"kind": "test"}, {})
     time.sleep(0.05)
@@ -353,7 +353,8 @@ def test_gunicorn_workers_are_summed(tmp_path: Path, mongo_uri: str, db_name: st
         _wait_for_metrics(port, server, log_path)
         url = f"http://127.0.0.1:{port}{QPR}"
         for i in range(created):  # a new connection each: any worker may take it
-            response = httpx.post(url, json={"name": f"w{i}"}, headers={"Connection": "close"}, timeout=30)
+            response = httpx.post(url, json={"name": f"w{i}", "instantSyncRecommendation": False},
+                                  headers={"Connection": "close"}, timeout=30)
             assert response.status_code == 201, response.text
             time.sleep(0.12)  # uvicorn checks its max_requests every 0.1 s
         # a worker stops after about max_requests (5) requests: 16 creates need several processes

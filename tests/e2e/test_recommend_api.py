@@ -100,5 +100,17 @@ def test_known_category_is_201_unknown_is_400_naming_it(http: Any) -> None:
 
 
 def test_async_query_is_accepted(http: Any) -> None:
-    response = http.post(QPR, json={**customer("9167-APMXZ")})
-    assert response.status_code == 201 and response.json()["state"] == "accepted"
+    response = http.post(QPR, json={"instantSyncRecommendation": False, **customer("9167-APMXZ")})
+    assert response.status_code == 201
+    assert response.json()["state"] == "accepted" and response.json()["recommendationItem"] == []
+
+
+def test_a_query_without_the_indicator_is_answered_at_once(http: Any) -> None:
+    """The TM Forum kit's body: an order item naming nothing this server knows is no error (cold start)."""
+    response = http.post(QPR, json={"productOrderItem": [{"itemId": "itemId", "entityId": "entityId"}]})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["state"] == "done" and len(body["recommendationItem"]) == 5
+    assert body["productOrderItem"] == [{"itemId": "itemId", "entityId": "entityId"}]
+    assert "instantSyncRecommendation" not in body  # the client's attributes only
+    assert http.get(f"{QPR}/{body['id']}").json() == body

@@ -37,7 +37,8 @@ def test_list_counts_and_pages_only_the_owners(owned: MongoQueryRepository) -> N
 
 
 def test_get_finds_only_the_owners(owned: MongoQueryRepository) -> None:
-    assert owned.get("a1", owner="party-a") == {"id": "a1", "href": "/a1", "name": "shared", "state": "accepted"}
+    assert owned.get("a1", owner="party-a") == {"id": "a1", "href": "/a1", "name": "shared", "state": "accepted",
+                                                   "recommendationItem": []}
     assert owned.get("a1", owner="party-b") is None
     assert owned.get("anon", owner="party-a") is None
     assert owned.get("a1") is not None

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.events import CREATE_EVENT, STATE_CHANGE_EVENT, new_event
+from services.list_query import parse_list_query
 from services.notifications import Relay
 from storage.hub_repository import MongoHubRepository
 from storage.notification_repository import MongoNotificationRepository
@@ -52,6 +53,19 @@ def test_claim_takes_the_oldest_accepted_task_once_and_records_its_event(queries
     assert [(e["eventType"], e["event"]["queryProductRecommendation"]["state"]) for e in events] == [
         (CREATE_EVENT, "accepted"), (STATE_CHANGE_EVENT, "inProgress")]
     assert events[1]["event"]["queryProductRecommendation"]["$odd"] == 1
+
+
+def test_a_query_stored_before_items_were_always_set_is_read_with_the_array(queries: MongoQueryRepository) -> None:
+    add(queries, "old")  # stored as earlier versions did: no recommendationItem while accepted
+    assert queries.get("old")["recommendationItem"] == []
+    assert queries.get("old", ("state",)) == {"id": "old", "state": "accepted"}  # not named: not added
+    assert queries.get("old", ("recommendationItem",))["recommendationItem"] == []
+    (listed,) = queries.list(parse_list_query([], offset=None, limit=None, max_limit=10)).items
+    assert listed["recommendationItem"] == []
+    claimed = queries.claim("w1", 30, NOW, change())
+    assert claimed is not None and claimed["recommendationItem"] == []
+    (_, events), = queries.outbox()
+    assert [e["event"]["queryProductRecommendation"]["recommendationItem"] for e in events] == [[], []]
 
 
 def test_an_expired_lease_is_taken_over_and_only_the_new_owner_completes(queries: MongoQueryRepository) -> None:

@@ -109,7 +109,8 @@ def test_worker_tasks_are_finished_or_left_claimable(kind: str, tmp_path: Path, 
         with httpx.Client(base_url=server.url, timeout=10) as client:
             subscribed = client.post(f"{BASE}/hub", json={"callback": listener.url(), "query": final_events})
             assert subscribed.status_code == 201, subscribed.text
-            ids = [client.post(QPR, json={"name": f"task {n}"}).json()["id"] for n in range(tasks)]
+            ids = [client.post(QPR, json={"name": f"task {n}", "instantSyncRecommendation": False}).json()["id"]
+                   for n in range(tasks)]
         held = wait_for(lambda: {i for i, s in states(mongo_admin, db_name).items() if s == "inProgress"}, 10,
                         "a task in progress")
         exit_s = sigterm_and_wait(server)

@@ -72,8 +72,8 @@ def test_date_comparison_uses_the_shadow() -> None:
     }
 
 
-def test_projection_keeps_id_href_and_type() -> None:
-    assert to_projection(("name",)) == {"_id": 0, "r.id": 1, "r.href": 1, "r.@type": 1, "r.name": 1}
+def test_projection_keeps_only_id_href_and_the_named_fields() -> None:
+    assert to_projection(("name",)) == {"_id": 0, "r.id": 1, "r.href": 1, "r.name": 1}
     assert to_projection(None) == {"_id": 0, "r": 1}
 
 

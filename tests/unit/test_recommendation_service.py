@@ -111,8 +111,16 @@ def test_sync_query_is_done_with_ranked_eligible_items() -> None:
 
 
 def test_async_query_stays_accepted_without_items() -> None:
-    out = processor().on_create({"id": "q", "state": "accepted", "category": [{"id": "internet"}]})
-    assert out == {"id": "q", "state": "accepted", "category": [{"id": "internet"}]}
+    query = {"id": "q", "state": "accepted", "instantSyncRecommendation": False, "category": [{"id": "internet"}],
+             "recommendationItem": []}
+    assert processor().on_create(dict(query)) == query
+
+
+def test_a_query_without_the_indicator_is_answered_at_once() -> None:
+    out = processor().on_create({"id": "q", "state": "accepted", "recommendationItem": [],
+                                 "productOrderItem": [{"itemId": "itemId", "entityId": "entityId"}]})
+    assert out["state"] == "done"
+    assert offered(out)  # an ItemRef naming nothing known is no error: cold start
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from services.hub import HubService
 from services.list_query import ListQuery
 from services.listener import CREATE_EVENT, ListenerService
 from services.ports import Document, Page
-from services.queries import QueryService
+from services.queries import QueryService, with_items
 
 
 class FakeQueries:
@@ -61,7 +61,8 @@ class FakeEvents:
 def test_create_ignores_client_id_href_state_and_keeps_the_rest() -> None:
     repo = FakeQueries()
     service = QueryService(repo, new_id=lambda: "q1")
-    payload: dict[str, Any] = {"id": "evil", "href": "http://evil", "state": "done", "name": "n", "x-ext": [1]}
+    payload: dict[str, Any] = {"id": "evil", "href": "http://evil", "state": "done", "name": "n", "x-ext": [1],
+                               "recommendationItem": [{"id": "forged", "priority": 1}]}
     created = service.create(payload, "http://h/base/queryProductRecommendation/")
     assert created == {
         "id": "q1",
@@ -69,6 +70,7 @@ def test_create_ignores_client_id_href_state_and_keeps_the_rest() -> None:
         "name": "n",
         "x-ext": [1],
         "state": "accepted",
+        "recommendationItem": [],
         "@type": "QueryProductRecommendation",
     }
     assert repo.items["q1"] == created
@@ -121,3 +123,20 @@ def test_listener_keeps_events_and_refuses_the_wrong_type() -> None:
     assert record["id"] == "e1" and events.items == [record]
     with pytest.raises(InvalidRequest):
         service.receive(CREATE_EVENT, {"eventType": "QueryProductRecommendationStateChangeEvent"})
+
+
+@pytest.mark.parametrize(
+    ("stored", "fields", "shown"),
+    [
+        ({"id": "a", "state": "accepted"}, None, {"id": "a", "state": "accepted", "recommendationItem": []}),
+        ({"id": "a", "state": "done", "recommendationItem": [{"priority": 1}]}, None,
+         {"id": "a", "state": "done", "recommendationItem": [{"priority": 1}]}),
+        ({"id": "a", "href": "h"}, ("id",), {"id": "a", "href": "h"}),
+        ({"id": "a", "href": "h"}, ("recommendationItem",), {"id": "a", "href": "h", "recommendationItem": []}),
+        ({"id": "a", "state": "terminatedWithError", "stateReason": "r"}, None,
+         {"id": "a", "state": "terminatedWithError", "stateReason": "r", "recommendationItem": []}),
+    ],
+)
+def test_a_stored_query_is_shown_with_its_items_array(stored: Document, fields: tuple[str, ...] | None,
+                                                      shown: Document) -> None:
+    assert with_items(stored, fields) == shown
