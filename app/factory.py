@@ -27,11 +27,11 @@ from edge.json_codec import FastFlaskJSONProvider, FastJsonifier
 from edge.metrics import install_observability
 from edge.middleware import BodyGuard
 from edge.request_log import configure_logging
-from edge.spec.loader import TMF680
+from edge.spec.loader import TMF669, TMF680
 from edge.validation import validator_map
 from edge.wsgi_bridge import WSGIBridge
 from edge.wsgi_bridge import install as install_bridge
-from handlers import recommendation
+from handlers import party_role, recommendation
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
 # is edge.docs_page, the document <mount>/openapi.json) and its security handlers (the document
@@ -67,18 +67,31 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.app.json = FastFlaskJSONProvider(app.app)
     app.app.json.sort_keys = False  # type: ignore[attr-defined]
     app.app.json.compact = True  # type: ignore[attr-defined]
-    add_api(app, Api(TMF680, recommendation.OPERATIONS, settings.mount_paths), settings.validate_responses)
-    document = TMF680.raw()
+    apis = (Api(TMF680, recommendation.OPERATIONS, settings.mount_paths),
+            Api(TMF669, party_role.OPERATIONS, settings.party_role_mounts))
+    for api in apis:
+        add_api(app, api, settings.validate_responses)
+    mounted = [api.mounted() for api in apis]
     install_health(app)
-    install_docs(app, settings.mount_paths)
+    install_docs(app, settings.all_mounts)
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 
-        install_auth(app, settings)  # before BodyGuard: no body is read for an anonymous caller
+        # before BodyGuard: no body is read for an anonymous caller
+        install_auth(app, settings, rights=container.party_roles if settings.role_rights else None)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
-    errors.install(app, errors.allowed_methods(document, settings.mount_paths))
-    install_observability(app, container, settings)
+    errors.install(app, errors.allowed_methods(mounted))
+    install_observability(app, container, settings, mounted)
+    ensure_system_role(container, settings)
     return app
+
+
+def ensure_system_role(container: Container, settings: Settings) -> None:
+    """The party role an ODA Canvas looks for (``TMF680_CANVAS_SYSTEM_ROLE``), created once for the
+    whole deployment: every process asks, the store's unique seed index lets one insert it."""
+    if settings.canvas_system_role:
+        url = f"{settings.public_url}{settings.party_role_base_path.rstrip('/')}/partyRole"
+        container.party_roles.ensure_system_role(settings.canvas_system_role, url)
 
 
 def create_asgi_app() -> Any:

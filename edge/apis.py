@@ -25,6 +25,10 @@ class Api:
     operations: Mapping[str, Callable[..., Any]]
     mounts: tuple[str, ...]
 
+    def mounted(self) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """(the document as published, its mounts): what the edge's route tables are built from."""
+        return self.document.raw(), self.mounts
+
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         """operationId → handler. An operationId without a handler fails at start-up."""
         try:

@@ -19,6 +19,10 @@ fixed texts.
 With ``TMF680_AUTH_RESTRICT_TO_PARTY`` the party named by the configured claim is put into the
 ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``edge.context.party()`` and the
 services keep each party's queries and subscriptions to itself.
+
+With ``TMF680_AUTH_ROLES`` the roles the token carries (``TMF680_AUTH_ROLES_CLAIM``) must map,
+through the stored TMF669 party roles (``services.party_roles.rights_of``), to the right the
+method needs: ``read`` for GET/HEAD/OPTIONS, ``write`` for the others; else 403.
 """
 
 from __future__ import annotations
@@ -80,7 +84,17 @@ class AuthSettings(Protocol):
     @property
     def restrict_to_party(self) -> bool: ...
     @property
-    def mount_paths(self) -> tuple[str, ...]: ...
+    def all_mounts(self) -> tuple[str, ...]: ...
+    @property
+    def role_rights(self) -> bool: ...
+    @property
+    def auth_roles_claim(self) -> str: ...
+
+
+class RoleRights(Protocol):
+    """The rights (``read``, ``write``) a set of token roles holds (``PartyRoleService.rights``)."""
+
+    def rights(self, roles: Iterable[str]) -> frozenset[str]: ...
 
 
 class TokenRejected(Exception):
@@ -235,6 +249,22 @@ def token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+MAX_ROLES = 100
+
+
+def token_roles(claims: Mapping[str, Any], claim: str) -> tuple[str, ...]:
+    """The roles in ``claim`` (a dotted path reaches a nested claim, e.g. Keycloak's
+    ``realm_access.roles``): a list of strings or one space-separated string; anything else, none."""
+    value: Any = claims
+    for part in claim.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and v)[:MAX_ROLES]
+
+
 def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer`` header; None when there is no Bearer credential
     (no header, or another scheme); ``TokenRejected`` when the Bearer credential is malformed."""
@@ -283,16 +313,17 @@ class AccessPolicy:
     read_scope: str = ""
     write_scope: str = ""
     party_claim: str | None = None  # set: restrict each party to its own resources
+    roles_claim: str | None = None  # set: the token's roles must hold the method's right
 
     @classmethod
     def for_mounts(cls, mounts: Iterable[str], read_scope: str = "", write_scope: str = "",
-                   party_claim: str | None = None) -> AccessPolicy:
+                   party_claim: str | None = None, roles_claim: str | None = None) -> AccessPolicy:
         prefixes = tuple(m.rstrip("/") for m in mounts)
         public = set(ALWAYS_PUBLIC)
         for prefix in prefixes:  # edge.docs_page and app.factory._serve_document
             public.update({f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/docs/"})
         return cls(prefixes, frozenset(public), tuple(f"{p}/docs/static/" for p in prefixes),
-                   read_scope, write_scope, party_claim)
+                   read_scope, write_scope, party_claim, roles_claim)
 
     def protects(self, path: str) -> bool:
         if path in self.public_paths:
@@ -304,6 +335,10 @@ class AccessPolicy:
 
     def needed_scope(self, method: str) -> str:
         return self.read_scope if method.upper() in READ_METHODS else self.write_scope
+
+    @staticmethod
+    def needed_right(method: str) -> str:
+        return "read" if method.upper() in READ_METHODS else "write"
 
     def party(self, claims: Mapping[str, Any]) -> str | None:
         """The caller's party id, when the per-party restriction is on."""
@@ -318,10 +353,12 @@ class AccessPolicy:
 class BearerAuth:
     """ASGI middleware: authenticate every protected request, then pass the party on in the scope."""
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier, policy: AccessPolicy) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, policy: AccessPolicy,
+                 rights: RoleRights | None = None) -> None:
         self.app = app
         self.verifier = verifier
         self.policy = policy
+        self.rights = rights
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.policy.protects(scope.get("path", "")):
@@ -352,7 +389,25 @@ class BearerAuth:
             message = f"the token lacks the {needed} scope this operation needs"
             raise RequestRejected(403, message, headers={
                 "WWW-Authenticate": _challenge("insufficient_scope", message, needed)})
+        await self.check_role_rights(method, claims)
         return party
+
+    async def check_role_rights(self, method: str, claims: Mapping[str, Any]) -> None:
+        """With role rights on: a 403 unless a stored party role named by one of the token's roles
+        grants the right the method needs (503 when the roles cannot be read)."""
+        if self.policy.roles_claim is None or self.rights is None:
+            return
+        roles = token_roles(claims, self.policy.roles_claim)
+        needed = self.policy.needed_right(method)
+        try:
+            granted = await anyio.to_thread.run_sync(self.rights.rights, roles) if roles else frozenset()
+        except Exception as exc:  # the store: the caller may retry
+            log.warning("party roles could not be read for authorisation: %s", exc)
+            raise RequestRejected(503, "the party roles cannot be read; retry later") from None
+        if needed not in granted:
+            message = f"the token's roles grant no {needed} right (see the partyRole rights)"
+            raise RequestRejected(403, message, headers={
+                "WWW-Authenticate": _challenge("insufficient_scope", message)})
 
 
 def _authorization(scope: Scope) -> str | None:
@@ -371,16 +426,18 @@ def build_verifier(settings: AuthSettings) -> TokenVerifier:
                          settings.auth_leeway_s, required)
 
 
-def install_auth(app: Any, settings: AuthSettings) -> None:
-    """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``; nothing otherwise.
+def install_auth(app: Any, settings: AuthSettings, rights: RoleRights | None = None) -> None:
+    """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``, for every API
+    mount; nothing otherwise. ``rights``: where token roles are mapped (with ``TMF680_AUTH_ROLES``).
 
     Call before the body guard is added, so an unauthenticated request is refused before its body
     is read."""
     if settings.auth != "jwt":
         return
     policy = AccessPolicy.for_mounts(
-        settings.mount_paths, settings.auth_read_scope, settings.auth_write_scope,
+        settings.all_mounts, settings.auth_read_scope, settings.auth_write_scope,
         settings.auth_party_claim if settings.restrict_to_party else None,
+        settings.auth_roles_claim if settings.role_rights else None,
     )
     app.add_middleware(BearerAuth, position=MiddlewarePosition.BEFORE_ROUTING,
-                       verifier=build_verifier(settings), policy=policy)
+                       verifier=build_verifier(settings), policy=policy, rights=rights)

@@ -27,7 +27,7 @@ import flask
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
 
-TITLE = "TMF680 Recommendation Management API v4 – interactive documentation"
+TITLE = "TM Forum Open API – interactive documentation"  # the page shows the document's own title
 STATIC_MAX_AGE = 86_400  # asset URLs carry a version query, so a day of caching is safe
 
 # The files of the Swagger UI distribution the page uses, and their content types. Anything

@@ -58,8 +58,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_HEADER = "X-Correlation-ID"
 UNMATCHED = "unmatched"
 CLIENT_CLOSED = 499  # the client went away before any response was started (nginx's convention)
-CREATE_OPERATION = "createQueryProductRecommendation"
-RETRIEVE_OPERATION = "retrieveQueryProductRecommendation"
+CREATE_PREFIX, RETRIEVE_PREFIX = "create", "retrieve"  # TM Forum operationIds: createPartyRole, retrieve...
 MAX_RAW_PATH = 256
 _TOKEN = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -110,27 +109,41 @@ class _Route:
     mount: str
 
 
-class RouteTable:
-    """operationId ↔ path template, per mount, from the OpenAPI document the API is served from."""
+MountedDocuments = Iterable[tuple[Mapping[str, Any], Iterable[str]]]
 
-    def __init__(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
-        self.templates: dict[str, str] = {}
+
+class RouteTable:
+    """operationId ↔ path template, per mount, from the OpenAPI documents the APIs are served from
+    (``mounted``: each document with its mounts)."""
+
+    def __init__(self, mounted: MountedDocuments) -> None:
+        self.templates: dict[str, str] = {}  # operationId → template, over every document
+        self._by_mount: dict[tuple[str, str], str] = {}  # (mount, operationId) → template
         routes: list[_Route] = []
-        for template, item in document.get("paths", {}).items():
-            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
-            for method, operation in item.items():
-                if method not in _HTTP_METHODS or not isinstance(operation, dict):
-                    continue
-                operation_id = operation.get("operationId")
-                if not operation_id:
-                    continue
-                self.templates[operation_id] = template
-                for mount in mounts:
-                    regex = re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "$")
-                    routes.append(_Route(method.upper(), regex, operation_id, mount.rstrip("/")))
-                    if method == "get":
-                        routes.append(_Route("HEAD", regex, operation_id, mount.rstrip("/")))
+        for document, mounts in mounted:
+            prefixes = tuple(m.rstrip("/") for m in mounts)
+            for template, item in document.get("paths", {}).items():
+                pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+                for method, operation in item.items():
+                    if method not in _HTTP_METHODS or not isinstance(operation, dict):
+                        continue
+                    operation_id = operation.get("operationId")
+                    if not operation_id:
+                        continue
+                    self.templates[operation_id] = template
+                    for prefix in prefixes:
+                        self._by_mount[(prefix, operation_id)] = template
+                        regex = re.compile("^" + re.escape(prefix) + pattern + "$")
+                        routes.append(_Route(method.upper(), regex, operation_id, prefix))
+                        if method == "get":
+                            routes.append(_Route("HEAD", regex, operation_id, prefix))
         self._routes = tuple(routes)
+
+    def template(self, mount: str, operation_id: str) -> str | None:
+        """The path template (mount included) of ``operation_id`` under ``mount``."""
+        prefix = mount.rstrip("/")
+        found = self._by_mount.get((prefix, operation_id))
+        return None if found is None else prefix + found
 
     def match(self, method: str, path: str) -> tuple[str, str] | None:
         """(operationId, mount) of the operation ``method path`` addresses, or None."""
@@ -159,9 +172,10 @@ class Observation:
             found = self.routes.match(info.method, info.raw_path)
             if found:
                 operation_id, mount = found
-        if operation_id and operation_id in self.routes.templates:
+        template = self.routes.template(mount, operation_id) if operation_id else None
+        if operation_id and template is not None:
             info.operation = operation_id
-            info.path = mount.rstrip("/") + self.routes.templates[operation_id]
+            info.path = template
         elif info.raw_path in self.static_routes:
             info.operation = self.static_routes[info.raw_path]
             info.path = info.raw_path
@@ -173,9 +187,9 @@ class Observation:
                     break
         info.correlation_id = info.correlation_header
         if info.correlation_id is None and info.routed:
-            if info.operation == RETRIEVE_OPERATION:
+            if info.operation.startswith(RETRIEVE_PREFIX):
                 info.correlation_id = sane_token(info.path_id)
-            elif info.operation == CREATE_OPERATION and info.status == 201 and info.location:
+            elif info.operation.startswith(CREATE_PREFIX) and info.status == 201 and info.location:
                 info.correlation_id = sane_token(info.location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
 
     def finish(self, info: RequestInfo) -> None:
@@ -288,16 +302,17 @@ class NoteOperation:
         await self.app(scope, receive, send)
 
 
-def observation(app: Any, document: Mapping[str, Any], mounts: Iterable[str]) -> Observation:
-    """The app's ``Observation``; the first call adds the two middlewares (before the app starts)."""
+def observation(app: Any, mounted: MountedDocuments) -> Observation:
+    """The app's ``Observation`` of every mounted API; the first call adds the two middlewares
+    (before the app starts)."""
     extensions = app.app.extensions
     existing = extensions.get(EXTENSION)
     if isinstance(existing, Observation):
         return existing
-    mounts = tuple(mounts)
-    found = Observation(RouteTable(document, mounts))
+    mounted = [(document, tuple(mounts)) for document, mounts in mounted]
+    found = Observation(RouteTable(mounted))
     found.static_routes.update({"/health/live": "health_live", "/health/ready": "health_ready"})  # edge.health
-    for mount in mounts:
+    for mount in (m for _, mounts in mounted for m in mounts):
         prefix = mount.rstrip("/")
         found.static_routes[f"{prefix}/openapi.json"] = "openapi"
         # edge.docs_page: <mount>/docs, <mount>/docs/ and <mount>/docs/static/<name>
@@ -345,14 +360,11 @@ def log_access(info: RequestInfo) -> None:
         access_log.log(level, "%s", _Json(fields), extra={FIELDS: fields})
 
 
-def install_request_log(app: Any, settings: Any, document: Mapping[str, Any] | None = None) -> Observation:
-    """Write one access line per request. ``settings``: ``mount_paths`` and optional
-    ``access_log_level``. Call before the app serves its first request; a second call does nothing."""
-    if document is None:
-        from edge.spec.loader import official_document
-
-        document = official_document()
-    found = observation(app, document, settings.mount_paths)
+def install_request_log(app: Any, settings: Any, mounted: MountedDocuments) -> Observation:
+    """Write one access line per request to the ``mounted`` APIs (each document with its mounts).
+    ``settings``: optional ``access_log_level``. Call before the app serves its first request; a
+    second call does nothing."""
+    found = observation(app, mounted)
     if "access_log" not in found.installed:
         found.observers.append(log_access)
         found.installed.add("access_log")

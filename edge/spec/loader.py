@@ -64,7 +64,8 @@ class VendoredDocument:
 
 
 TMF680 = VendoredDocument("tmf680", "TMF680-Recommendation-v4.0.0.swagger.json")
-VENDORED = (TMF680,)
+TMF669 = VendoredDocument("tmf669", "TMF669-PartyRole-v4.0.0.swagger.json")
+VENDORED = (TMF680, TMF669)
 
 
 @cache
