@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -45,7 +44,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def observed_app(settings: Any) -> Any:
     app = create_app(settings)
-    install_observability(app, app.app.extensions["tmf680"], settings)
+    # create_app installed it for every mounted API; a second call changes nothing
+    assert install_observability(app, app.app.extensions["tmf680"], settings, []) is None
     return app
 
 
@@ -170,7 +170,7 @@ def test_metrics_expose_the_store_gauges(client: Any, container: Any) -> None:
     assert hub.status_code == 201
     for name in ("a", "b"):
         assert client.post(QPR, json={"name": name, "instantSyncRecommendation": False}).status_code == 201
-    assert container.relay.run_once() == 2  # the two create events → two pending deliveries
+    assert container.relay.run_once() == 3  # two create events → two deliveries (+ the canvas system role's, to no one)
     version = container.models.save({"kind": "test"}, {})
     time.sleep(0.05)
 
@@ -225,13 +225,7 @@ def test_store_unavailable_is_counted_at_the_edge_and_at_scrape(client: Any, con
 
 
 def test_metrics_can_be_turned_off(settings: Settings, access_lines: Callable[[], list[dict[str, Any]]]) -> None:
-    if "metrics" in getattr(Settings, "__dataclass_fields__", {}):  # TMF680_METRICS=false
-        app = create_app(settings.replace(metrics=False))
-        install_observability(app, app.app.extensions["tmf680"], settings.replace(metrics=False))
-    else:
-        app = create_app(settings)
-        install_observability(app, app.app.extensions["tmf680"],
-                              SimpleNamespace(mount_paths=settings.mount_paths, metrics=False))
+    app = create_app(settings.replace(metrics=False))  # TMF680_METRICS=false
     with app.test_client() as client:
         assert client.get("/metrics").status_code == 404
         assert client.post(QPR, json={"name": "x"}).status_code == 201
