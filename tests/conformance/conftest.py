@@ -39,7 +39,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.section("conformance assertions (newman)")
     for r in runs:
         terminalreporter.write_line(
-            f"{r.collection:<38} {r.server:<10} {r.passed:>6} passed {r.failed:>4} failed "
+            f"{r.collection:<33} {r.server:<18} {r.passed:>6} passed {r.failed:>4} failed "
             f"({r.requests} requests, {r.seconds:.1f} s)")
 
 

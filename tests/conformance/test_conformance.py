@@ -2,7 +2,8 @@
 (``tmf680 serve --demo``, what ``scripts/serve.sh`` runs: one process, its embedded mongod, the demo
 catalogue and model), on a free port with a private data directory:
 
-- ``fresh``: a new data directory (the demo data loaded at start, no query stored);
+- ``fresh``: a new data directory (the demo data loaded at start, no query stored), then again with
+  ``Recommendation`` on the document's own ``/customer/v4`` mount, which the official kit's config targets;
 - ``populated``: the same data with 1,000 queries in each task state (accepted, inProgress, done,
   terminatedWithError), served by an API-only process (``TMF680_WORKERS=false``, the README's scale-out
   mode) so the accepted ones stay accepted during the run;
@@ -38,6 +39,7 @@ from storage.query_repository import MongoQueryRepository
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = REPO_ROOT / "recommender" / "demo" / "data" / "catalog.json"
 BASE = "/tmf-api/recommendationManagement/v4"
+LEGACY_BASE = "/customer/v4"  # the document's own basePath, which the official kit's config.json targets
 PARTY_ROLE_BASE = "/tmf-api/partyRoleManagement/v4"
 QPR = f"{BASE}/queryProductRecommendation"
 PER_STATE = 1000
@@ -93,8 +95,8 @@ def category_facts(catalogue: Path) -> dict[str, str]:
             "CatalogCategoryOfferings": json.dumps(offerings)}
 
 
-def environment(live: Live, catalogue: bool) -> dict[str, str]:
-    values = {"Recommendation": f"{live.url}{BASE}/", "PartyRole": f"{live.url}{PARTY_ROLE_BASE}/",
+def environment(live: Live, catalogue: bool, base: str = BASE) -> dict[str, str]:
+    values = {"Recommendation": f"{live.url}{base}/", "PartyRole": f"{live.url}{PARTY_ROLE_BASE}/",
               "CatalogLoaded": str(catalogue).lower(), "UnknownCategoryId": UNKNOWN_CATEGORY}
     if catalogue:
         values.update(category_facts(DEMO_CATALOGUE))
@@ -102,8 +104,8 @@ def environment(live: Live, catalogue: bool) -> dict[str, str]:
 
 
 def run_every_collection(live: Live, server: str, catalogue: bool, out_dir: Path,
-                         record: Callable[[RunResult], None]) -> list[RunResult]:
-    env_file = write_environment(out_dir / f"environment-{server}.json", environment(live, catalogue))
+                         record: Callable[[RunResult], None], base: str = BASE) -> list[RunResult]:
+    env_file = write_environment(out_dir / f"environment-{server}.json", environment(live, catalogue, base))
     results = []
     for collection in collections():
         if requires_catalogue(collection) and not catalogue:
@@ -176,7 +178,9 @@ def test_every_collection_passes_on_a_fresh_demo_server(demo_dir: Path, tmp_path
                                                         record: Callable[[RunResult], None]) -> None:
     with serving(demo_dir, tmp_path / "server.log", "--demo") as live:
         assert counts_by_state(live.data_dir) == {}
-        assert_all_passed(run_every_collection(live, "fresh", True, tmp_path, record))
+        results = run_every_collection(live, "fresh", True, tmp_path, record)
+        results += run_every_collection(live, "fresh-customer-v4", True, tmp_path, record, base=LEGACY_BASE)
+        assert_all_passed(results)
 
 
 def test_every_collection_passes_with_1000_queries_in_each_state(demo_dir: Path, tmp_path: Path,
