@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         add_api(app, api, settings.validate_responses)
     mounted = [api.mounted() for api in apis]
     install_health(app)
-    install_docs(app, settings.all_mounts)
+    install_docs(app, settings.mount_paths)
+    install_docs(app, settings.party_role_mounts,
+                 title="TMF669 Party Role Management API v4 – interactive documentation")
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 
