@@ -16,6 +16,7 @@ from runtime.memory import release_freed_memory
 from services.callback_policy import CallbackPolicy
 from services.events import event_factory
 from services.hub import HubService
+from services.inbound_events import InboundEvents
 from services.listener import ListenerService
 from services.notifications import Dispatcher, Relay
 from services.party_roles import PartyRoleService
@@ -48,6 +49,7 @@ class Container:
     hubs: dict[str, HubService]  # by API: "recommendation" (TMF680), "partyRole" (TMF669)
     party_roles: PartyRoleService
     listener: ListenerService
+    inbound_events: InboundEvents
     query_store: MongoQueryRepository
     party_role_store: MongoPartyRoleRepository
     hub_store: MongoHubRepository
@@ -111,6 +113,7 @@ def build_container(settings: Settings) -> Container:
               "partyRole": HubService(hub_repo, policy=policy, deliveries=notifications, api="partyRole")},
         party_roles=PartyRoleService(party_role_repo),
         listener=ListenerService(listener_repo),
+        inbound_events=InboundEvents(catalog, history),
         query_store=query_repo,
         party_role_store=party_role_repo,
         hub_store=hub_repo,

@@ -24,19 +24,45 @@ from edge.context import EXTENSION
 from edge.docs_page import install_docs
 from edge.health import install_health
 from edge.json_codec import FastFlaskJSONProvider, FastJsonifier
+from edge.mcp.endpoint import install_mcp
 from edge.metrics import install_observability
 from edge.middleware import BodyGuard
-from edge.request_log import configure_logging
-from edge.spec.loader import TMF669, TMF680
+from edge.request_log import configure_logging, observation
+from edge.spec.loader import LISTENER_PREFIX, TMF620, TMF622, TMF637, TMF669, TMF680, VendoredDocument
 from edge.validation import validator_map
 from edge.wsgi_bridge import WSGIBridge
 from edge.wsgi_bridge import install as install_bridge
-from handlers import party_role, recommendation
+from handlers import catalog_events, inventory_events, ordering_events, party_role, recommendation
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
 # is edge.docs_page, the document <mount>/openapi.json) and its security handlers (the document
 # declares no securityDefinitions). Each is a router every request passes through.
 MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in (SwaggerUIMiddleware, SecurityMiddleware)]
+
+
+# The events this component receives: only the listener operations of these documents are mounted,
+# each at its document's own base path (services.inbound_events says what each event does).
+INBOUND = ((TMF620, catalog_events.OPERATIONS), (TMF637, inventory_events.OPERATIONS),
+           (TMF622, ordering_events.OPERATIONS))
+
+
+def own_base_path(document: VendoredDocument) -> str:
+    """The document's ``basePath`` (``/tmf-api/productCatalogManagement/v4``)."""
+    return str(document.unvalidated().get("basePath") or "/").rstrip("/")
+
+
+def prepare_documents(settings: Settings) -> None:
+    """Read, normalise and validate every mounted document once (cached for the process): the
+    gunicorn master calls it before forking, so workers inherit the result instead of each spending
+    seconds on validation at start."""
+    for mount in settings.mount_paths:
+        TMF680.normalised(mount)
+    TMF680.raw()
+    for mount in settings.party_role_mounts:
+        TMF669.normalised(mount)
+    TMF669.raw()
+    for document, _ in INBOUND:
+        document.normalised(own_base_path(document), only=LISTENER_PREFIX)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
@@ -67,23 +93,34 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.app.json = FastFlaskJSONProvider(app.app)
     app.app.json.sort_keys = False  # type: ignore[attr-defined]
     app.app.json.compact = True  # type: ignore[attr-defined]
-    apis = (Api(TMF680, recommendation.OPERATIONS, settings.mount_paths),
-            Api(TMF669, party_role.OPERATIONS, settings.party_role_mounts))
-    for api in apis:
-        add_api(app, api, settings.validate_responses)
-    mounted = [api.mounted() for api in apis]
+    add_api(app, Api(TMF680, recommendation.OPERATIONS, settings.mount_paths), settings.validate_responses)
+    allowed = errors.allowed_methods(TMF680.raw(), settings.mount_paths)
+    # TMF669 Party Role Management beside it, and the inbound listeners: each with its own document
+    inbound: list[tuple[dict[str, Any], tuple[str, ...]]] = []
+    party_roles = Api(TMF669, party_role.OPERATIONS, settings.party_role_mounts)
+    add_api(app, party_roles, settings.validate_responses)
+    inbound.append(party_roles.mounted())
+    allowed += errors.allowed_methods(*inbound[-1])
+    for document, operations in INBOUND:
+        api = Api(document, operations, (own_base_path(document),), only=LISTENER_PREFIX)
+        inbound.append((add_api(app, api, settings.validate_responses), api.mounts))
+        allowed += errors.allowed_methods(*inbound[-1])
     install_health(app)
     install_docs(app, settings.mount_paths)
     install_docs(app, settings.party_role_mounts,
                  title="TMF669 Party Role Management API v4 – interactive documentation")
+    install_mcp(app, container, settings)  # before auth and the body guard: the endpoint does its own
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 
         # before BodyGuard: no body is read for an anonymous caller
-        install_auth(app, settings, rights=container.party_roles if settings.role_rights else None)
+        install_auth(app, settings, [m for _, mounts in inbound for m in mounts],
+                     rights=container.party_roles if settings.role_rights else None)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
-    errors.install(app, errors.allowed_methods(mounted))
-    install_observability(app, container, settings, mounted)
+    errors.install(app, allowed)
+    install_observability(app, container, settings)
+    for spec, mounts in inbound:
+        observation(app, spec, mounts).add_api(spec, mounts)
     ensure_system_role(container, settings)
     return app
 

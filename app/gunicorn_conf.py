@@ -36,17 +36,19 @@ _slots: Any = None  # runtime.worker_sockets.SocketSlots, in the master once it 
 
 
 def on_starting(server: Any) -> None:
-    """Empty PROMETHEUS_MULTIPROC_DIR (metrics of an earlier run); start the embedded mongod when no
-    MONGODB_URI is configured (workers inherit the URI)."""
+    """Empty PROMETHEUS_MULTIPROC_DIR (metrics of an earlier run); validate the documents once for every
+    worker; start the embedded mongod when no MONGODB_URI is configured (workers inherit the URI)."""
     global _embedded  # noqa: PLW0603 - gunicorn hooks share state through the config module
     prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if prom_dir:
         os.makedirs(prom_dir, exist_ok=True)
         for stale in glob.glob(os.path.join(prom_dir, "*.db")):
             os.remove(stale)
+    from app.factory import prepare_documents
     from app.settings import Settings
 
     settings = Settings.load()
+    prepare_documents(settings)  # workers inherit the validated documents
     if settings.mongodb_uri:
         return
     from runtime.embedded_mongo import EmbeddedMongo

@@ -12,6 +12,7 @@ from pathlib import Path
 DEFAULT_BASE_PATH = "/tmf-api/recommendationManagement/v4"
 LEGACY_BASE_PATH = "/customer/v4"
 PARTY_ROLE_BASE_PATH = "/tmf-api/partyRoleManagement/v4"
+DEFAULT_MCP_PATH = "/mcp"
 
 
 class SettingsError(ValueError):
@@ -69,6 +70,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_CALLBACK_ALLOW", "",
            "Comma-separated hosts, IPs or CIDRs callbacks may use although they are loopback/private/link-local"),
     EnvVar("TMF680_TASK_DELAY_MS", "0", "Testing knob: extra time a worker spends on each asynchronous task"),
+    EnvVar("TMF680_MCP", "true",
+           "Serve the MCP (Model Context Protocol) endpoint for AI agents beside the API (see MCP endpoint)"),
+    EnvVar("TMF680_MCP_PATH", DEFAULT_MCP_PATH, "Path of the MCP endpoint (streamable HTTP); outside the API mounts"),
     EnvVar("TMF680_AUTH", "off",
            "`off` or `jwt`: every API operation then needs an OAuth2 bearer JWT (see Authentication)"),
     EnvVar("TMF680_AUTH_JWKS", "",
@@ -131,6 +135,18 @@ def _base_path(env: Mapping[str, str], name: str, default: str, allow_empty: boo
     if not raw.startswith("/") or "?" in raw or "#" in raw or " " in raw:
         raise SettingsError(f"{name} must be a path starting with '/', got {raw!r}")
     return raw.rstrip("/") or "/"
+
+
+def _mcp_path(env: Mapping[str, str], mounts: tuple[str, ...]) -> str:
+    """The MCP endpoint's path: not ``/``, and neither inside nor around an API mount (the API's
+    routes and the mounts' authentication must stay as they are)."""
+    path = _base_path(env, "TMF680_MCP_PATH", DEFAULT_MCP_PATH, allow_empty=False)
+    for mount in (m for m in mounts if m):
+        if path in ("/", mount) or mount.startswith(path + "/") or path.startswith(mount + "/"):
+            raise SettingsError(f"TMF680_MCP_PATH must be outside the API mount {mount!r}, got {path!r}")
+    if path in {"/metrics", "/health"} or path.startswith("/health/"):
+        raise SettingsError(f"TMF680_MCP_PATH must not be a probe or metrics path, got {path!r}")
+    return path
 
 
 def _write_concern(raw: str) -> str:
@@ -246,6 +262,8 @@ class Settings:
     delivery_retry_s: int = 3600
     callback_allow: str = ""
     task_delay_ms: int = 0
+    mcp: bool = True
+    mcp_path: str = DEFAULT_MCP_PATH
     auth: str = "off"
     auth_jwks: str = ""
     auth_issuer: str = ""
@@ -319,6 +337,8 @@ class Settings:
             delivery_retry_s=_int(env, "TMF680_DELIVERY_RETRY_S", "3600", 0),
             callback_allow=_callback_allow(env.get("TMF680_CALLBACK_ALLOW", "")),
             task_delay_ms=_int(env, "TMF680_TASK_DELAY_MS", "0", 0),
+            mcp=_bool(env, "TMF680_MCP", "true"),
+            mcp_path=_mcp_path(env, (base, legacy)),
             **_auth(env),  # type: ignore[arg-type]
         )
 

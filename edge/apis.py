@@ -14,16 +14,21 @@ from typing import Any
 import connexion
 from connexion.resolver import Resolver
 
-from edge.spec.loader import VendoredDocument
+from edge.event_callback import EventCallback
+from edge.spec.loader import EVENT_CALLBACK_OPERATION, VendoredDocument
 
 
 @dataclass(frozen=True)
 class Api:
-    """One API: its vendored document, its handlers by operationId, and the paths it is mounted at."""
+    """One API: its vendored document, its handlers by operationId, and the paths it is mounted at.
+
+    ``only``: a path prefix when only part of the document is mounted (``/listener/``: the events
+    this server receives from another component's hub)."""
 
     document: VendoredDocument
     operations: Mapping[str, Callable[..., Any]]
     mounts: tuple[str, ...]
+    only: str | None = None
 
     def mounted(self) -> tuple[dict[str, Any], tuple[str, ...]]:
         """(the document as published, its mounts): what the edge's route tables are built from."""
@@ -37,10 +42,17 @@ class Api:
             raise LookupError(f"no handler for operationId {operation_id!r} of {self.document.folder}") from None
 
 
-def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> None:
-    resolver = Resolver(function_resolver=api.resolve)
+def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> dict[str, Any]:
+    """Mount ``api`` at each of its mounts; returns the document as applied (of the last mount)."""
+    spec: dict[str, Any] = {}
     for mount in api.mounts:
-        spec = api.document.normalised(base_path=mount)
+        spec = api.document.normalised(base_path=mount, only=api.only)
+        callback = EventCallback(spec, api.resolve)
+
+        def resolve(operation_id: str, callback: EventCallback = callback) -> Callable[..., Any]:
+            return callback if operation_id == EVENT_CALLBACK_OPERATION else api.resolve(operation_id)
+
+        resolver = Resolver(function_resolver=resolve)
         app.add_api(
             spec,
             base_path=mount,
@@ -50,6 +62,7 @@ def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> None
             validate_responses=validate_responses,
         )
         _serve_document(app, spec, mount)
+    return spec
 
 
 def _serve_document(app: connexion.FlaskApp, served: dict[str, Any], mount: str) -> None:

@@ -16,13 +16,13 @@ them): 401 with an RFC 6750 ``WWW-Authenticate`` challenge, 403 ``insufficient_s
 when the JWKS URL cannot be fetched. Nothing of the token is logged or echoed: the messages are
 fixed texts.
 
-With ``TMF680_AUTH_RESTRICT_TO_PARTY`` the party named by the configured claim is put into the
-ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``edge.context.party()`` and the
-services keep each party's queries and subscriptions to itself.
-
 With ``TMF680_AUTH_ROLES`` the roles the token carries (``TMF680_AUTH_ROLES_CLAIM``) must map,
 through the stored TMF669 party roles (``services.party_roles.rights_of``), to the right the
 method needs: ``read`` for GET/HEAD/OPTIONS, ``write`` for the others; else 403.
+
+With ``TMF680_AUTH_RESTRICT_TO_PARTY`` the party named by the configured claim is put into the
+ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``edge.context.party()`` and the
+services keep each party's queries and subscriptions to itself.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class AuthSettings(Protocol):
     @property
     def restrict_to_party(self) -> bool: ...
     @property
-    def all_mounts(self) -> tuple[str, ...]: ...
+    def mount_paths(self) -> tuple[str, ...]: ...
     @property
     def role_rights(self) -> bool: ...
     @property
@@ -333,12 +333,12 @@ class AccessPolicy:
                 return False
         return any(path == p or path.startswith(p + "/") for p in self.protected_prefixes)
 
-    def needed_scope(self, method: str) -> str:
-        return self.read_scope if method.upper() in READ_METHODS else self.write_scope
-
     @staticmethod
     def needed_right(method: str) -> str:
         return "read" if method.upper() in READ_METHODS else "write"
+
+    def needed_scope(self, method: str) -> str:
+        return self.read_scope if method.upper() in READ_METHODS else self.write_scope
 
     def party(self, claims: Mapping[str, Any]) -> str | None:
         """The caller's party id, when the per-party restriction is on."""
@@ -371,24 +371,8 @@ class BearerAuth:
 
     async def authenticate(self, method: str, authorization: str | None) -> str | None:
         """The caller's party (None without the restriction); raises ``RequestRejected``."""
-        try:
-            token = bearer_token(authorization)
-            if token is None:
-                raise unauthorized(None)
-            if self.verifier.keys.blocking:
-                claims = await anyio.to_thread.run_sync(self.verifier.verify, token)
-            else:
-                claims = self.verifier.verify(token)
-            party = self.policy.party(claims)
-        except TokenRejected as exc:
-            raise unauthorized(str(exc)) from None
-        except KeysUnavailable as exc:
-            raise RequestRejected(503, str(exc)) from None
-        needed = self.policy.needed_scope(method)
-        if needed and needed not in token_scopes(claims):
-            message = f"the token lacks the {needed} scope this operation needs"
-            raise RequestRejected(403, message, headers={
-                "WWW-Authenticate": _challenge("insufficient_scope", message, needed)})
+        claims, party = await identify(self.verifier, self.policy, authorization)
+        require_scope(self.policy.needed_scope(method), claims)
         await self.check_role_rights(method, claims)
         return party
 
@@ -410,6 +394,33 @@ class BearerAuth:
                 "WWW-Authenticate": _challenge("insufficient_scope", message)})
 
 
+async def identify(verifier: TokenVerifier, policy: AccessPolicy,
+                   authorization: str | None) -> tuple[dict[str, Any], str | None]:
+    """The claims of the request's valid bearer token and the caller's party (None without the
+    restriction); raises ``RequestRejected`` (401, or 503 when the keys cannot be fetched)."""
+    try:
+        token = bearer_token(authorization)
+        if token is None:
+            raise unauthorized(None)
+        if verifier.keys.blocking:
+            claims = await anyio.to_thread.run_sync(verifier.verify, token)
+        else:
+            claims = verifier.verify(token)
+        return claims, policy.party(claims)
+    except TokenRejected as exc:
+        raise unauthorized(str(exc)) from None
+    except KeysUnavailable as exc:
+        raise RequestRejected(503, str(exc)) from None
+
+
+def require_scope(needed: str, claims: Mapping[str, Any]) -> None:
+    """403 ``insufficient_scope`` unless the token grants ``needed`` (nothing needed when empty)."""
+    if needed and needed not in token_scopes(claims):
+        message = f"the token lacks the {needed} scope this operation needs"
+        raise RequestRejected(403, message, headers={
+            "WWW-Authenticate": _challenge("insufficient_scope", message, needed)})
+
+
 def _authorization(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == b"authorization":
@@ -426,16 +437,19 @@ def build_verifier(settings: AuthSettings) -> TokenVerifier:
                          settings.auth_leeway_s, required)
 
 
-def install_auth(app: Any, settings: AuthSettings, rights: RoleRights | None = None) -> None:
-    """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``, for every API
-    mount; nothing otherwise. ``rights``: where token roles are mapped (with ``TMF680_AUTH_ROLES``).
+def install_auth(app: Any, settings: AuthSettings, other_mounts: Iterable[str] = (),
+                 rights: RoleRights | None = None) -> None:
+    """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``; nothing otherwise.
 
+    ``other_mounts``: the mounts of the other documents (the TMF620/TMF637/TMF622 listeners, which
+    change the catalogue and the holdings: a hub POSTs its events with a token too; TMF669's).
+    ``rights``: where token roles are mapped (with ``TMF680_AUTH_ROLES``).
     Call before the body guard is added, so an unauthenticated request is refused before its body
     is read."""
     if settings.auth != "jwt":
         return
     policy = AccessPolicy.for_mounts(
-        settings.all_mounts, settings.auth_read_scope, settings.auth_write_scope,
+        (*settings.mount_paths, *other_mounts), settings.auth_read_scope, settings.auth_write_scope,
         settings.auth_party_claim if settings.restrict_to_party else None,
         settings.auth_roles_claim if settings.role_rights else None,
     )

@@ -14,6 +14,7 @@ from connexion.context import scope
 
 if TYPE_CHECKING:
     from services.hub import HubService
+    from services.inbound_events import InboundEvents
     from services.listener import ListenerService
     from services.notifications import Dispatcher
     from services.party_roles import PartyRoleService
@@ -47,6 +48,8 @@ class ProcessServices(Protocol):
     def party_roles(self) -> PartyRoleService: ...
     @property
     def listener(self) -> ListenerService: ...
+    @property
+    def inbound_events(self) -> InboundEvents: ...
     @property
     def engines(self) -> EngineProvider: ...
     @property

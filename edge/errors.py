@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -123,18 +123,15 @@ def _message(status: int, message: str, exc: BaseException) -> str:
 AllowedMethods = tuple[tuple[re.Pattern[str], str], ...]
 
 
-def allowed_methods(mounted: Iterable[tuple[Mapping[str, Any], Iterable[str]]]) -> AllowedMethods:
-    """(path pattern, "GET, POST") for every path of every mount of every API (``mounted``: each
-    document with its mounts), as the documents declare them: a 405's ``Allow`` names every method
-    of the path, not only those of the route that matched."""
+def allowed_methods(document: Mapping[str, Any], mounts: tuple[str, ...]) -> AllowedMethods:
+    """(path pattern, "GET, POST") for every path of every mount, as the document declares them:
+    a 405's ``Allow`` names every method of the path, not only those of the route that matched."""
     out = []
-    for document, mounts in mounted:
-        prefixes = tuple(mounts)
-        for template, item in document.get("paths", {}).items():
-            methods = ", ".join(sorted(m.upper() for m in item if m in _METHODS))
-            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
-            for mount in prefixes:
-                out.append((re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "/?$"), methods))
+    for template, item in document.get("paths", {}).items():
+        methods = ", ".join(sorted(m.upper() for m in item if m in _METHODS))
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        for mount in mounts:
+            out.append((re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "/?$"), methods))
     return tuple(out)
 
 

@@ -69,7 +69,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from edge import errors
-from edge.request_log import MountedDocuments, RequestInfo, install_request_log, observation
+from edge.request_log import RequestInfo, install_request_log, observation
 from services.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -356,18 +356,22 @@ def _count_store_errors(app: Any, metrics: Metrics) -> None:
     app.app.register_error_handler(StoreUnavailable, on_flask)
 
 
-def install_metrics(app: Any, container: Container, mounted: MountedDocuments,
+def install_metrics(app: Any, container: Container, settings: Any, document: dict[str, Any] | None = None,
                     clock: Clock | None = None) -> Exporter:
     """Measure requests, count store errors and serve ``GET /metrics`` on a Connexion app.
 
     Call after ``create_app`` built the app and before it serves its first request (Connexion
     refuses middleware and error handlers after that). A second call returns the first exporter.
-    ``mounted``: each API's document with its mounts.
+    ``settings`` needs ``mount_paths``.
     """
     existing = app.app.extensions.get(EXTENSION)
     if isinstance(existing, Exporter):
         return existing
-    observed = observation(app, mounted)
+    if document is None:
+        from edge.spec.loader import official_document
+
+        document = official_document()
+    observed = observation(app, document, settings.mount_paths)
     exporter = Exporter(container, clock=clock)
     observed.observers.append(exporter.metrics.observe)
     observed.static_routes[METRICS_PATH] = "metrics"
@@ -384,10 +388,11 @@ def install_metrics(app: Any, container: Container, mounted: MountedDocuments,
     return exporter
 
 
-def install_observability(app: Any, container: Container, settings: Any, mounted: MountedDocuments) -> None:
-    """The access log always; the metrics unless ``settings.metrics`` is false (TMF680_METRICS).
-    ``mounted``: each API's document with its mounts."""
-    mounted = list(mounted)
-    install_request_log(app, settings, mounted)
+def install_observability(app: Any, container: Container, settings: Any) -> None:
+    """The access log always; the metrics unless ``settings.metrics`` is false (TMF680_METRICS)."""
+    from edge.spec.loader import official_document
+
+    document = official_document()
+    install_request_log(app, settings, document)
     if getattr(settings, "metrics", True):
-        install_metrics(app, container, mounted)
+        install_metrics(app, container, settings, document)

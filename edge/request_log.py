@@ -58,7 +58,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_HEADER = "X-Correlation-ID"
 UNMATCHED = "unmatched"
 CLIENT_CLOSED = 499  # the client went away before any response was started (nginx's convention)
-CREATE_PREFIX, RETRIEVE_PREFIX = "create", "retrieve"  # TM Forum operationIds: createPartyRole, retrieve...
+CREATE_OPERATION = "createQueryProductRecommendation"
+RETRIEVE_OPERATION = "retrieveQueryProductRecommendation"
 MAX_RAW_PATH = 256
 _TOKEN = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -109,41 +110,33 @@ class _Route:
     mount: str
 
 
-MountedDocuments = Iterable[tuple[Mapping[str, Any], Iterable[str]]]
-
-
 class RouteTable:
-    """operationId ↔ path template, per mount, from the OpenAPI documents the APIs are served from
-    (``mounted``: each document with its mounts)."""
+    """operationId ↔ path template, per mount, from the OpenAPI document the API is served from."""
 
-    def __init__(self, mounted: MountedDocuments) -> None:
-        self.templates: dict[str, str] = {}  # operationId → template, over every document
-        self._by_mount: dict[tuple[str, str], str] = {}  # (mount, operationId) → template
-        routes: list[_Route] = []
-        for document, mounts in mounted:
-            prefixes = tuple(m.rstrip("/") for m in mounts)
-            for template, item in document.get("paths", {}).items():
-                pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
-                for method, operation in item.items():
-                    if method not in _HTTP_METHODS or not isinstance(operation, dict):
-                        continue
-                    operation_id = operation.get("operationId")
-                    if not operation_id:
-                        continue
-                    self.templates[operation_id] = template
-                    for prefix in prefixes:
-                        self._by_mount[(prefix, operation_id)] = template
-                        regex = re.compile("^" + re.escape(prefix) + pattern + "$")
-                        routes.append(_Route(method.upper(), regex, operation_id, prefix))
-                        if method == "get":
-                            routes.append(_Route("HEAD", regex, operation_id, prefix))
+    def __init__(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
+        self.templates: dict[str, str] = {}
+        self._routes: tuple[_Route, ...] = ()
+        self.add(document, mounts)
+
+    def add(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
+        """The operations of another mounted document."""
+        mounts = tuple(mounts)
+        routes: list[_Route] = list(self._routes)
+        for template, item in document.get("paths", {}).items():
+            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+            for method, operation in item.items():
+                if method not in _HTTP_METHODS or not isinstance(operation, dict):
+                    continue
+                operation_id = operation.get("operationId")
+                if not operation_id:
+                    continue
+                self.templates[operation_id] = template
+                for mount in mounts:
+                    regex = re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "$")
+                    routes.append(_Route(method.upper(), regex, operation_id, mount.rstrip("/")))
+                    if method == "get":
+                        routes.append(_Route("HEAD", regex, operation_id, mount.rstrip("/")))
         self._routes = tuple(routes)
-
-    def template(self, mount: str, operation_id: str) -> str | None:
-        """The path template (mount included) of ``operation_id`` under ``mount``."""
-        prefix = mount.rstrip("/")
-        found = self._by_mount.get((prefix, operation_id))
-        return None if found is None else prefix + found
 
     def match(self, method: str, path: str) -> tuple[str, str] | None:
         """(operationId, mount) of the operation ``method path`` addresses, or None."""
@@ -165,6 +158,13 @@ class Observation:
         self.on_stop: list[Callable[[], None]] = []
         self.installed: set[str] = set()
 
+    def add_api(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
+        """Another document mounted beside the first (the listeners of TMF620/TMF637/TMF622)."""
+        mounts = tuple(mounts)
+        self.routes.add(document, mounts)
+        for mount in mounts:
+            self.static_routes[f"{mount.rstrip('/')}/openapi.json"] = "openapi"
+
     def resolve(self, info: RequestInfo) -> None:
         """Set ``operation``, ``path`` and ``correlation_id`` from what the middlewares saw."""
         operation_id, mount = info.operation_id, info.mount
@@ -172,10 +172,9 @@ class Observation:
             found = self.routes.match(info.method, info.raw_path)
             if found:
                 operation_id, mount = found
-        template = self.routes.template(mount, operation_id) if operation_id else None
-        if operation_id and template is not None:
+        if operation_id and operation_id in self.routes.templates:
             info.operation = operation_id
-            info.path = template
+            info.path = mount.rstrip("/") + self.routes.templates[operation_id]
         elif info.raw_path in self.static_routes:
             info.operation = self.static_routes[info.raw_path]
             info.path = info.raw_path
@@ -187,9 +186,9 @@ class Observation:
                     break
         info.correlation_id = info.correlation_header
         if info.correlation_id is None and info.routed:
-            if info.operation.startswith(RETRIEVE_PREFIX):
+            if info.operation == RETRIEVE_OPERATION:
                 info.correlation_id = sane_token(info.path_id)
-            elif info.operation.startswith(CREATE_PREFIX) and info.status == 201 and info.location:
+            elif info.operation == CREATE_OPERATION and info.status == 201 and info.location:
                 info.correlation_id = sane_token(info.location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
 
     def finish(self, info: RequestInfo) -> None:
@@ -302,17 +301,16 @@ class NoteOperation:
         await self.app(scope, receive, send)
 
 
-def observation(app: Any, mounted: MountedDocuments) -> Observation:
-    """The app's ``Observation`` of every mounted API; the first call adds the two middlewares
-    (before the app starts)."""
+def observation(app: Any, document: Mapping[str, Any], mounts: Iterable[str]) -> Observation:
+    """The app's ``Observation``; the first call adds the two middlewares (before the app starts)."""
     extensions = app.app.extensions
     existing = extensions.get(EXTENSION)
     if isinstance(existing, Observation):
         return existing
-    mounted = [(document, tuple(mounts)) for document, mounts in mounted]
-    found = Observation(RouteTable(mounted))
+    mounts = tuple(mounts)
+    found = Observation(RouteTable(document, mounts))
     found.static_routes.update({"/health/live": "health_live", "/health/ready": "health_ready"})  # edge.health
-    for mount in (m for _, mounts in mounted for m in mounts):
+    for mount in mounts:
         prefix = mount.rstrip("/")
         found.static_routes[f"{prefix}/openapi.json"] = "openapi"
         # edge.docs_page: <mount>/docs, <mount>/docs/ and <mount>/docs/static/<name>
@@ -360,11 +358,14 @@ def log_access(info: RequestInfo) -> None:
         access_log.log(level, "%s", _Json(fields), extra={FIELDS: fields})
 
 
-def install_request_log(app: Any, settings: Any, mounted: MountedDocuments) -> Observation:
-    """Write one access line per request to the ``mounted`` APIs (each document with its mounts).
-    ``settings``: optional ``access_log_level``. Call before the app serves its first request; a
-    second call does nothing."""
-    found = observation(app, mounted)
+def install_request_log(app: Any, settings: Any, document: Mapping[str, Any] | None = None) -> Observation:
+    """Write one access line per request. ``settings``: ``mount_paths`` and optional
+    ``access_log_level``. Call before the app serves its first request; a second call does nothing."""
+    if document is None:
+        from edge.spec.loader import official_document
+
+        document = official_document()
+    found = observation(app, document, settings.mount_paths)
     if "access_log" not in found.installed:
         found.observers.append(log_access)
         found.installed.add("access_log")

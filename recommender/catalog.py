@@ -203,6 +203,29 @@ class Catalog:
             warnings=tuple(warnings),
         )
 
+    def changed(
+        self,
+        offerings: Mapping[str, Mapping[str, Any] | None],
+        categories: Mapping[str, Mapping[str, Any] | None] = {},
+    ) -> Catalog:
+        """This catalogue with some documents replaced, added or (None) removed, by id: only the
+        changed documents are parsed; the masks are rebuilt in memory (no other document is read)."""
+        kept = {o.id: o for o in self.offerings if o.id not in offerings}
+        warnings = [w for w in self.warnings if not any(f" {oid}" in w for oid in offerings)]
+        for doc in offerings.values():
+            if doc is not None:
+                offering = ProductOffering.from_document(doc)
+                kept[offering.id] = offering
+                if offering.valid_for_error:
+                    warnings.append(offering.valid_for_error)
+        cats = {cid: cat for cid, cat in self.categories.items() if cid not in categories}
+        for doc in categories.values():
+            if doc is not None:
+                cat = Category.from_document(doc)
+                cats[cat.id] = cat
+        ordered = tuple(sorted(kept.values(), key=lambda o: o.id))
+        return self._build(ordered, cats, self.sellable_statuses, warnings)
+
     def restricted_to(self, offering_ids: Collection[str]) -> Catalog:
         """A catalogue of only these offerings (same categories and rules; relationship
         targets left out become external references)."""

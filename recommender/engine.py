@@ -27,6 +27,24 @@ import numpy as np
 from recommender.catalog import Catalog
 from recommender.context import RecommendationContext, RecommendationType
 from recommender.eligibility import BoolArray, IntArray
+from recommender.explanation import (
+    BASIS_HISTORY,
+    BASIS_NO_MODEL,
+    BASIS_POPULARITY,
+    BASIS_UNKNOWN_TO_MODEL,
+    CATEGORY,
+    CHANNEL,
+    CROSS_SELL,
+    NOT_OWNED,
+    PLACE,
+    RELATIONSHIPS,
+    SELLABLE,
+    UPSELL,
+    Contribution,
+    Explanation,
+    filter_reason,
+    rule_reasons,
+)
 from recommender.models.base import FloatArray
 from recommender.serialization import TrainedModel
 
@@ -38,6 +56,16 @@ class Recommendation:
     href: str | None
     score: float
     priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """``Engine.candidate_filters``: (rule name, mask of the offerings it lets through) in order,
+    the reference indices of the held and in-cart offerings, and the upsell replacements."""
+
+    filters: tuple[tuple[str, BoolArray], ...]
+    held: tuple[int, ...]
+    replacements: dict[int, IntArray] | None
 
 
 class Engine:
@@ -60,23 +88,25 @@ class Engine:
             self._model_rows = np.flatnonzero(positions >= 0)
             self._catalog_cols = positions[self._model_rows]
 
-    def candidate_mask(self, ctx: RecommendationContext) -> BoolArray:
-        """Offerings that may be recommended in this context (the server's rules)."""
+    def candidate_filters(self, ctx: RecommendationContext) -> Candidates:
+        """The server's rules for this context, each as the mask of the offerings it lets through,
+        in the order they apply. ``candidate_mask`` is their conjunction; ``explain`` reads them one
+        by one."""
         cat = self.catalog
         n = len(cat)
-        mask = cat.sellable_at(ctx.now)
+        filters: list[tuple[str, BoolArray]] = [(SELLABLE, cat.sellable_at(ctx.now))]
         if ctx.channel_ids:
-            mask &= cat.channel_mask(ctx.channel_ids)
+            filters.append((CHANNEL, cat.channel_mask(ctx.channel_ids)))
         if ctx.place_ids:
-            mask &= cat.place_mask(ctx.place_ids)
+            filters.append((PLACE, cat.place_mask(ctx.place_ids)))
         if ctx.category_ids:
-            mask &= cat.category_mask(ctx.category_ids)
+            filters.append((CATEGORY, cat.category_mask(ctx.category_ids)))
         held = cat.rules.refs(ctx.owned)
         held_items = [h for h in held if h < n]
         replacements: dict[int, IntArray] | None = None
         kind = ctx.type
         if kind is RecommendationType.CROSS_SELL:
-            mask &= ~cat.items_in_categories_of(held_items)
+            filters.append((CROSS_SELL, ~cat.items_in_categories_of(held_items)))
         elif kind is RecommendationType.UPSELL:
             replacements = {}
             allowed = np.zeros(n, dtype=bool)
@@ -85,9 +115,19 @@ class Engine:
                 replaces_h[cat.rules.upgrades[h]] = True
                 allowed |= replaces_h
                 replacements[h] = np.flatnonzero(replaces_h)
+            filters.append((UPSELL, allowed))
+        filters.append((RELATIONSHIPS, cat.rules.eligible(held, replacements)))
+        not_owned = np.ones(n, dtype=bool)
+        not_owned[held_items] = False
+        filters.append((NOT_OWNED, not_owned))
+        return Candidates(tuple(filters), tuple(held), replacements)
+
+    def candidate_mask(self, ctx: RecommendationContext) -> BoolArray:
+        """Offerings that may be recommended in this context (the server's rules)."""
+        filters = self.candidate_filters(ctx).filters
+        mask = filters[0][1].copy()
+        for _, allowed in filters[1:]:
             mask &= allowed
-        mask &= cat.rules.eligible(held, replacements)
-        mask[held_items] = False
         return mask
 
     def scores(self, ctx: RecommendationContext) -> FloatArray:
@@ -147,3 +187,62 @@ class Engine:
             )
             for p, (i, s) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), 1)
         ]
+
+    def explain(self, ctx: RecommendationContext, offering_id: str) -> Explanation:
+        """Why ``offering_id`` is (or is not) recommended in this context, from the same filters,
+        scores and ranking ``recommend`` uses. Raises ``KeyError`` for an offering not in the catalogue."""
+        j = self.catalog.index[offering_id]
+        offering = self.catalog.offerings[j]
+        candidates = self.candidate_filters(ctx)
+        requested = {CHANNEL: ctx.channel_ids, PLACE: ctx.place_ids, CATEGORY: ctx.category_ids}
+        reasons: list[str] = []
+        failed: list[str] = []
+        for name, allowed in candidates.filters:
+            passed = bool(allowed[j])
+            if not passed:
+                failed.append(name)
+            if name == RELATIONSHIPS:
+                reasons.extend(rule_reasons(self.catalog.rules.facts(j, candidates.held, candidates.replacements)))
+                continue
+            text = filter_reason(name, passed, offering, requested.get(name, ()))
+            if text:
+                reasons.append(text)
+        mask = self.candidate_mask(ctx)
+        ranked, _ = self.rank(ctx, None, mask=mask)
+        order = ranked.tolist()
+        priority = order.index(j) + 1 if j in order else None
+        basis, contributions = self._score_basis(ctx, offering_id)
+        return Explanation(
+            offering_id=offering.id,
+            name=offering.name,
+            eligible=priority is not None,
+            recommended=priority is not None and priority <= ctx.limit,
+            priority=priority,
+            score=float(self.scores(ctx)[j]),
+            basis=basis,
+            reasons=tuple(reasons),
+            contributions=contributions,
+            failed=tuple(failed),
+        )
+
+    def _score_basis(self, ctx: RecommendationContext, offering_id: str) -> tuple[str, tuple[Contribution, ...]]:
+        """What the offering's score rests on and, for a model whose score sums over the history,
+        each held or in-cart offering's share of it (strongest first)."""
+        if self.model is None:
+            return BASIS_NO_MODEL, ()
+        target = self.model.index.get(offering_id)
+        if target is None:
+            return BASIS_UNKNOWN_TO_MODEL, ()
+        history = self.model.item_indices(ctx.owned)
+        shares = self.model.model.contributions(history, target) if history.size else None
+        if shares is None:
+            return BASIS_POPULARITY, ()
+        catalog = self.catalog
+        found = []
+        for item, weight in zip(history.tolist(), shares.tolist(), strict=True):
+            oid = self.model.vocabulary[item]
+            name = catalog.offering(oid).name if oid in catalog else None
+            source = "held" if oid in ctx.held else "cart"
+            found.append(Contribution(oid, name, float(weight), source))
+        found.sort(key=lambda c: (-c.weight, c.offering_id))
+        return BASIS_HISTORY, tuple(found)

@@ -17,6 +17,27 @@ class Page:
     total: int
 
 
+@dataclass(frozen=True)
+class Stamped:
+    """A stored resource as an event sees it: its document, the ordering stamp of the write that
+    made it (None: imported, or written before stamps), and whether it was retired/removed."""
+
+    document: Document
+    stamp: str | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class CatalogChanges:
+    """Catalogue documents written since a version: id → document, None for a retired one."""
+
+    offerings: dict[str, Document | None]
+    categories: dict[str, Document | None]
+
+    def __bool__(self) -> bool:
+        return bool(self.offerings or self.categories)
+
+
 class QueryRepository(Protocol):
     """``owner``: a party id kept beside the resource (never in it); given, only that party's
     resources are found."""

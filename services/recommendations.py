@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from recommender import Catalog, Engine, RecommendationContext, TrainedModel
 from recommender.engine import Recommendation
 from services.errors import UnknownReference
-from services.ports import Document
+from services.ports import CatalogChanges, Document
 
 log = logging.getLogger(__name__)
 OFFERING_REF_TYPE = "ProductOffering"
@@ -44,6 +44,10 @@ class CatalogSource(Protocol):
     def offerings(self) -> list[dict[str, Any]]: ...
 
     def categories(self) -> list[dict[str, Any]]: ...
+
+    def changes_since(self, seq: int) -> CatalogChanges: ...
+
+    def counts(self) -> dict[str, int]: ...
 
 
 class ModelSource(Protocol):
@@ -65,6 +69,7 @@ class EngineState:
     catalog_version: int
     model_version: int
     model_created: datetime | None
+    catalog_settled: int = 0  # every write with a version up to this one is in the engine's catalogue
 
 
 class EngineProvider:
@@ -72,6 +77,12 @@ class EngineProvider:
 
     Versions are looked up at most every ``refresh_s`` seconds (two tiny indexed reads), on the
     request path; a rebuild happens under a lock while other requests keep the previous engine.
+
+    The catalogue is read whole once; after that only the documents written since the loaded version
+    (``changes_since``), so one changed offering costs one small read. A writer takes its version
+    before its write lands, so a write can appear after a refresh that already saw a later version:
+    each refresh therefore reads again from the version of the refresh before it (``catalog_settled``),
+    and a version counts as settled only one refresh interval after it was seen.
     """
 
     def __init__(self, catalog: CatalogSource, models: ModelSource, refresh_s: float = 5.0,
@@ -101,7 +112,7 @@ class EngineProvider:
                 previous = self._state
                 self._state = self._refresh(previous)
                 self._checked = self._monotonic()
-                rebuilt = self._state is not previous
+                rebuilt = previous is None or self._state.engine is not previous.engine
                 state = previous = None  # this call's hold on the old engine (requests may still have theirs)
                 if rebuilt and self._after_rebuild is not None:
                     self._after_rebuild()
@@ -109,16 +120,30 @@ class EngineProvider:
         finally:
             self._lock.release()
 
+    def _same_size(self, catalog: Catalog) -> bool:
+        """The store holds as many live offerings and categories as ``catalog`` (one count each)."""
+        return _sizes(self._catalog.counts()) == (len(catalog), len(catalog.categories))
+
     def _refresh(self, state: EngineState | None) -> EngineState:
         catalog_version = self._catalog.version()
         model_version = self._models.latest_version()
-        if state and (state.catalog_version, state.model_version) == (catalog_version, model_version):
+        if (state and (state.catalog_version, state.model_version) == (catalog_version, model_version)
+                and state.catalog_settled >= catalog_version):
             return state
         started = time.perf_counter()
-        if state is not None and state.catalog_version == catalog_version:
-            catalog = state.engine.catalog
-        else:
+        if state is None or catalog_version < state.catalog_version:  # first load, or a new store
             catalog = Catalog.from_documents(self._catalog.offerings(), self._catalog.categories())
+            settled = catalog_version
+        else:
+            changes = self._catalog.changes_since(state.catalog_settled)
+            catalog = state.engine.catalog.changed(changes.offerings, changes.categories) if changes \
+                else state.engine.catalog
+            settled = state.catalog_version
+            if catalog_version != state.catalog_version and not self._same_size(catalog):
+                # documents were removed outright (not retired): only a whole read can tell which
+                catalog = Catalog.from_documents(self._catalog.offerings(), self._catalog.categories())
+            if catalog is state.engine.catalog and state.model_version == model_version:
+                return EngineState(state.engine, catalog_version, model_version, state.model_created, settled)
         model, created = None, None
         if state is not None and state.model_version == model_version:
             model, created = state.engine.model, state.model_created
@@ -129,7 +154,11 @@ class EngineProvider:
                 model = TrainedModel.from_payload(meta, blobs)
         log.info("engine ready: catalogue v%s (%d offerings), model v%s (%s) in %.3f s", catalog_version,
                  len(catalog), model_version, model.kind if model else "none", time.perf_counter() - started)
-        return EngineState(Engine(catalog, model), catalog_version, model_version, created)
+        return EngineState(Engine(catalog, model), catalog_version, model_version, created, settled)
+
+
+def _sizes(counts: Mapping[str, int]) -> tuple[int, int]:
+    return counts.get("productOffering", 0), counts.get("category", 0)
 
 
 def _ids(refs: Any) -> tuple[str, ...]:
@@ -247,6 +276,33 @@ class RecommendationProcessor:
         ctx = self.context(resource, engine.catalog)
         items = [recommendation_item(rec) for rec in engine.recommend(ctx)]
         return {**resource, "recommendationItem": items, "state": "done"}
+
+    def explain(self, query: Mapping[str, Any], offering_id: str) -> Document:
+        """Why ``offering_id`` is (or is not) recommended for the query's customer and context: the
+        same context ``recommend`` builds, read back by ``Engine.explain``. Raises
+        ``UnknownReference`` for an offering, category, channel or place the catalogue lacks."""
+        engine = self._engines.current().engine
+        if offering_id not in engine.catalog:
+            raise UnknownReference(f"unknown productOffering {offering_id!r} (not in the product catalogue)")
+        self.check_references(query, engine.catalog)
+        ctx = self.context(query, engine.catalog)
+        found = engine.explain(ctx, offering_id)
+        return {
+            "productOffering": {"id": found.offering_id, "name": found.name, "@referredType": OFFERING_REF_TYPE},
+            "customerId": ctx.customer_id,
+            "eligible": found.eligible,
+            "recommended": found.recommended,
+            "priority": found.priority,
+            "limit": ctx.limit,
+            "score": found.score,
+            "scoreBasis": found.basis,
+            "reasons": list(found.reasons),
+            "failedRules": list(found.failed),
+            "contributions": [{"productOffering": {"id": c.offering_id, "name": c.name}, "weight": c.weight,
+                               "source": c.source} for c in found.contributions],
+            "held": sorted(ctx.held),
+            "inCart": sorted(ctx.cart - ctx.held),
+        }
 
     def on_create(self, resource: Document) -> Document:
         engine = self._engines.current().engine  # one engine for the check and the answer

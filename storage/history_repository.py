@@ -10,8 +10,9 @@ from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
 from services.history import ORDER, HistoryRecord
-from storage.codec import encode
-from storage.mongo import translate_errors
+from services.ports import Stamped
+from storage.codec import decode, encode
+from storage.mongo import stamped_put, stamped_write, translate_errors
 
 COLLECTION = "customerHistory"
 
@@ -27,26 +28,51 @@ class MongoHistoryRepository:
             IndexModel([("kind", ASCENDING), ("id", ASCENDING)], unique=True, name="kind_id"),
         ])
 
+    @staticmethod
+    def _fields(rec: HistoryRecord, doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
+            "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
+            "start": rec.start, "end": rec.end,
+            "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
+            "r": encode(doc), "deleted": False,
+        }
+
     @translate_errors
     def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]]) -> int:
         """Insert or replace (record, original document) pairs by kind and id."""
-        ops = [
-            UpdateOne(
-                {"kind": rec.kind, "id": rec.id},
-                {"$set": {
-                    "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
-                    "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
-                    "start": rec.start, "end": rec.end,
-                    "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
-                    "r": encode(doc),
-                }},
-                upsert=True,
-            )
-            for rec, doc in records
-        ]
+        ops = [UpdateOne({"kind": rec.kind, "id": rec.id}, {"$set": self._fields(rec, doc)}, upsert=True)
+               for rec, doc in records]
         if ops:
             self._col.bulk_write(ops, ordered=False)
         return len(ops)
+
+    @translate_errors
+    def current(self, kind: str, resource_id: str) -> Stamped | None:
+        """The stored product or order (a removed one too) with its stamp, or None."""
+        doc = self._col.find_one({"kind": kind, "id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
+        if doc is None:
+            return None
+        return Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted")))
+
+    @translate_errors
+    def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
+              stamp: str, expected: Stamped | None) -> bool:
+        """Store one product or order (``record`` None: removed, a tombstone that holds nothing and
+        trains nothing) if it is still as ``expected`` was read; False otherwise."""
+        if record is None:
+            fields: dict[str, Any] = {"kind": kind, "id": resource_id, "customers": [], "offerings": [],
+                                      "heldStatus": False, "signal": False, "start": None, "end": None,
+                                      "orderItems": [], "r": encode(document), "deleted": True}
+        else:
+            fields = self._fields(record, document)
+        return stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
+                             expected is not None, expected.stamp if expected else None)
+
+    @translate_errors
+    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool:
+        """Store one whole product or order unless the stored one's stamp is not older (one round trip)."""
+        return stamped_put(self._col, {"kind": record.kind, "id": record.id}, self._fields(record, document), stamp)
 
     @translate_errors
     def held_offerings(self, customer_id: str, now: datetime) -> frozenset[str]:

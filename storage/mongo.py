@@ -7,10 +7,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import MongoClient, ReturnDocument
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    DuplicateKeyError,
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
@@ -78,3 +80,29 @@ def next_count(db: Database, name: str, field: str = "version", also_set: Mappin
     doc = db[COUNTERS].find_one_and_update({"_id": name}, update, upsert=True, return_document=ReturnDocument.AFTER)
     assert doc is not None  # upsert=True always returns the document
     return int(doc[field])
+
+
+def stamped_write(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
+                  exists: bool, expected_stamp: str | None) -> bool:
+    """Write ``fields`` to the document ``key`` only if it is still as read: absent (``exists`` false),
+    or with the ``stamp`` read (None also matches a document without one). False when another write
+    came first; the caller reads again and decides again (optimistic concurrency, no lock)."""
+    if not exists:
+        try:
+            col.insert_one({**key, **fields})
+        except DuplicateKeyError:
+            return False
+        return True
+    return col.update_one({**key, "stamp": expected_stamp}, {"$set": dict(fields)}).matched_count == 1
+
+
+def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
+                stamp: str) -> bool:
+    """Insert or replace the document ``key`` with ``fields`` and ``stamp`` in one round trip, unless
+    the stored one has a stamp at least as great (then False: a duplicate or an older event)."""
+    newer = {"$or": [{"stamp": None}, {"stamp": {"$lt": stamp}}]}
+    try:
+        col.update_one({**key, **newer}, {"$set": {**fields, "stamp": stamp}}, upsert=True)
+    except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
+        return False
+    return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -26,6 +27,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 JSON = "application/json"
+DEFINITIONS = "#/definitions/"
 FIXES_FILE = "fixes.json"
 PAGING = frozenset({"offset", "limit"})
 
@@ -58,14 +60,49 @@ class VendoredDocument:
         """The document as published, validated once per process (a fresh copy each call)."""
         return json.loads(_validated_text(self.path))  # type: ignore[no-any-return]
 
-    def normalised(self, base_path: str = "/") -> dict[str, Any]:
-        """The document fit to drive routing and validation at ``base_path``."""
-        return normalise(self.raw(), base_path=base_path, fixes=self.fixes())
+    def unvalidated(self) -> dict[str, Any]:
+        """The document as published, read but not validated (a fresh copy each call)."""
+        return json.loads(_text(self.path))  # type: ignore[no-any-return]
+
+    def normalised(self, base_path: str = "/", only: str | None = None) -> dict[str, Any]:
+        """The document fit to drive routing and validation at ``base_path``.
+
+        ``only``: a path prefix (``/listener/``); the other paths, and the definitions only they use,
+        are left out. Only what is kept is validated: the TMF620 document alone takes seconds to
+        validate whole, at every worker start."""
+        return json.loads(_normalised_text(self, base_path, only))  # type: ignore[no-any-return]
 
 
 TMF680 = VendoredDocument("tmf680", "TMF680-Recommendation-v4.0.0.swagger.json")
+# TMF620: v4.1.0 is mounted. Its listener operations are a superset of v4.0.0's (it adds the category,
+# catalog and productSpecification attribute/state change events) with the same paths, operationIds and
+# event envelopes; v4.0.0 is kept beside it so a test can hold that claim (tests/unit/test_spec.py).
+TMF620 = VendoredDocument("tmf620", "TMF620-ProductCatalog-v4.1.0.swagger.json")
+TMF620_V400 = VendoredDocument("tmf620_v4_0_0", "TMF620-ProductCatalog-v4.0.0.swagger.json")
+TMF637 = VendoredDocument("tmf637", "TMF637-ProductInventory-v4.0.0.swagger.json")
+TMF622 = VendoredDocument("tmf622", "TMF622-ProductOrdering-v4.0.0.swagger.json")
 TMF669 = VendoredDocument("tmf669", "TMF669-PartyRole-v4.0.0.swagger.json")
-VENDORED = (TMF680, TMF669)
+VENDORED = (TMF680, TMF669, TMF620, TMF620_V400, TMF637, TMF622)
+LISTENER_PREFIX = "/listener/"
+EVENT_CALLBACK_PATH = "/listener"  # any of the document's events, dispatched by eventType
+EVENT_CALLBACK_OPERATION = "listenToEvent"
+
+
+@cache
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read OpenAPI document {path}: {exc}") from exc
+
+
+@cache
+def _normalised_text(document: VendoredDocument, base_path: str, only: str | None) -> str:
+    """Normalised and validated once per process: the gunicorn master does it before forking
+    (``app.factory.prepare_documents``), so its workers start without validating again."""
+    if only is None:
+        return json.dumps(normalise(document.raw(), base_path=base_path, fixes=document.fixes()))
+    return json.dumps(normalise(document.unvalidated(), base_path=base_path, fixes=document.fixes(), only=only))
 
 
 @cache
@@ -121,7 +158,7 @@ def _identity(document: dict[str, Any]) -> tuple[str, str]:
 def own_fixes(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The fixes declared beside the vendored document with this title and version (none for others)."""
     for vendored in VENDORED:
-        if _identity(vendored.raw()) == _identity(document):
+        if _identity(vendored.unvalidated()) == _identity(document):
             return vendored.fixes()
     return []
 
@@ -133,7 +170,7 @@ def is_list_operation(method: str, operation: dict[str, Any]) -> bool:
 
 
 def normalise(document: dict[str, Any], base_path: str = "/",
-              fixes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              fixes: list[dict[str, Any]] | None = None, only: str | None = None) -> dict[str, Any]:
     """Return a copy of the document fit to drive routing and validation.
 
     The family's quirks, for every document:
@@ -148,8 +185,14 @@ def normalise(document: dict[str, Any], base_path: str = "/",
 
     Then ``fixes`` (a JSON Patch; by default the one declared beside the vendored document of the same
     title and version), e.g. TMF680's ``"aborted "`` status and untyped ``validFor`` on create.
+
+    ``only`` (a path prefix, ``/listener/``) mounts part of a document: the other paths and the
+    definitions nothing kept refers to are dropped, and the event callback operation is added
+    (``with_event_callback``).
     """
     spec = copy.deepcopy(document)
+    if only is not None:
+        spec["paths"] = {path: item for path, item in spec.get("paths", {}).items() if path.startswith(only)}
     spec.pop("host", None)
     spec.pop("schemes", None)
     spec["basePath"] = base_path or "/"
@@ -174,8 +217,77 @@ def normalise(document: dict[str, Any], base_path: str = "/",
         spec = jsonpatch.apply_patch(spec, patch)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         raise SpecError(f"the document's fixes do not apply: {exc}") from exc
+    if only is not None:
+        if only == LISTENER_PREFIX:
+            spec = with_event_callback(spec)
+        spec["definitions"] = reachable_definitions(spec)
     check(spec, source="normalised document")
     return spec
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(DEFINITIONS):
+            yield ref[len(DEFINITIONS):]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def reachable_definitions(spec: dict[str, Any]) -> dict[str, Any]:
+    """The definitions the paths refer to, directly or through other definitions."""
+    definitions = spec.get("definitions", {})
+    kept: dict[str, Any] = {}
+    pending = list(_refs(spec.get("paths", {})))
+    while pending:
+        name = pending.pop()
+        if name in kept or name not in definitions:
+            continue
+        kept[name] = definitions[name]
+        pending.extend(_refs(definitions[name]))
+    return dict(sorted(kept.items()))
+
+
+def listener_events(spec: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """eventType → (listener path, operationId), from each ``/listener/...`` POST's body schema: the
+    event type is the name of the definition the body refers to (``ProductOfferingCreateEvent``)."""
+    events: dict[str, tuple[str, str]] = {}
+    for path, item in spec.get("paths", {}).items():
+        operation = item.get("post") if path.startswith(LISTENER_PREFIX) else None
+        if not isinstance(operation, dict):
+            continue
+        for param in operation.get("parameters", []):
+            ref = (param.get("schema") or {}).get("$ref", "") if param.get("in") == "body" else ""
+            if ref.startswith(DEFINITIONS):
+                events[ref[len(DEFINITIONS):]] = (path, operation["operationId"])
+    return events
+
+
+def with_event_callback(spec: dict[str, Any]) -> dict[str, Any]:
+    """Add ``POST /listener``: any of the document's listener events at one callback URL (many hubs
+    POST every event to the callback they were given). Routing here checks only that ``eventType`` names
+    one of them; the event is then validated against that event's own schema (``edge.apis``)."""
+    events = sorted(listener_events(spec))
+    if not events:
+        return spec
+    some_path, _ = listener_events(spec)[events[0]]
+    template = spec["paths"][some_path]["post"]
+    operation = {
+        "operationId": EVENT_CALLBACK_OPERATION,
+        "summary": "Client listener for any of this API's events, dispatched by eventType",
+        "description": "Not in the TM Forum document: added by this server so that a hub may POST every "
+                       "event to one callback URL. The body must validate against the schema of the "
+                       "event its eventType names.",
+        "tags": template.get("tags", []),
+        "parameters": [{"name": "data", "in": "body", "required": True, "description": "The event",
+                        "schema": {"type": "object", "required": ["eventType"],
+                                   "properties": {"eventType": {"type": "string", "enum": events}}}}],
+        "responses": copy.deepcopy(template["responses"]),
+    }
+    return {**spec, "paths": {**spec["paths"], EVENT_CALLBACK_PATH: {"post": operation}}}
 
 
 def list_parameter_names(spec: dict[str, Any]) -> frozenset[str]:

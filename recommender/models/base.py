@@ -62,6 +62,11 @@ class ItemModel(ABC):
             return self.popularity
         return self.history_scores(items)
 
+    def contributions(self, items: IntArray, target: int) -> FloatArray | None:
+        """How much each of ``items`` (a history) adds to ``target``'s score, when the model's score
+        is a sum over the history; None when it is not (the history does not decompose)."""
+        return None
+
     @abstractmethod
     def to_arrays(self) -> dict[str, np.ndarray]:
         """All learnt state as named numeric arrays (no object dtype)."""

@@ -138,6 +138,11 @@ class NeighbourModel(ItemModel):
         assert self.weights is not None, "model not fitted"
         return self.weights.row_sum(items)
 
+    def contributions(self, items: IntArray, target: int) -> FloatArray:
+        """``W[i, target]`` for each i: the score of each one-item history, which add up to the
+        history's score (``history_scores`` sums the rows)."""
+        return np.array([self.history_scores(np.array([i], dtype=np.intp))[target] for i in items], dtype=np.float32)
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         assert self.weights is not None, "model not fitted"
         return {"popularity": self.popularity, **self.weights.to_arrays()}

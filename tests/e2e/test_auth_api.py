@@ -66,7 +66,11 @@ def restricted(settings: Settings, jwks_file: str) -> Iterator[Any]:
 def test_every_operation_under_every_mount_needs_a_token(client: Any) -> None:
     requests = [("GET", QPR), ("GET", f"{QPR}/x"), ("POST", QPR), ("GET", LEGACY_QPR), ("POST", f"{BASE}/hub"),
                 ("DELETE", f"{BASE}/hub/x"), ("POST", f"{BASE}/listener/queryProductRecommendationCreateEvent"),
-                ("PATCH", f"{QPR}/x"), ("GET", f"{BASE}/unknown")]
+                ("PATCH", f"{QPR}/x"), ("GET", f"{BASE}/unknown"),
+                # the events that change the catalogue and the holdings
+                ("POST", "/tmf-api/productCatalogManagement/v4/listener"),
+                ("POST", "/tmf-api/productInventory/v4/listener/productCreateEvent"),
+                ("POST", "/tmf-api/productOrderingManagement/v4/listener/productOrderCreateEvent")]
     for method, path in requests:
         response = client.request(method, path, json={"name": "x"} if method == "POST" else None)
         body = tmf_error(response, 401)

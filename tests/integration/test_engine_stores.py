@@ -53,7 +53,9 @@ def test_catalog_upserts_are_idempotent_and_versioned(catalog: MongoCatalogRepos
     assert catalog.version() == 0
     catalog.upsert(OFFERINGS, [{"id": "a", "name": "A", "$odd.key": 1}, {"id": "b", "name": "B"}])
     catalog.upsert(OFFERINGS, [{"id": "a", "name": "A2"}])
-    assert catalog.bump_version() == 1 and catalog.bump_version() == 2
+    assert catalog.version() == 2  # each batch written takes a version: servers read what changed since theirs
+    assert catalog.changes_since(1).offerings == {"a": {"id": "a", "name": "A2"}}
+    assert catalog.bump_version() == 3 and catalog.bump_version() == 4
     assert catalog.offerings() == [{"id": "a", "name": "A2"}, {"id": "b", "name": "B"}]
     assert catalog.counts() == {"productOffering": 2, "category": 0}
 

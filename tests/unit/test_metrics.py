@@ -32,19 +32,18 @@ from edge.request_log import (
     configure_logging,
     sane_token,
 )
-from edge.spec.loader import TMF669, official_document
+from edge.spec.loader import official_document
 from services.errors import StoreUnavailable
 from services.notifications import DeliveryCounters
 
 BASE = "/tmf-api/recommendationManagement/v4"
 MOUNTS = (BASE, "/customer/v4")
-PARTY_ROLE = "/tmf-api/partyRoleManagement/v4"
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def routes() -> RouteTable:
-    return RouteTable([(official_document(), MOUNTS), (TMF669.raw(), (PARTY_ROLE,))])
+    return RouteTable(official_document(), MOUNTS)
 
 
 def info(method: str = "GET", path: str = "/", **changes: Any) -> RequestInfo:
@@ -55,7 +54,7 @@ def info(method: str = "GET", path: str = "/", **changes: Any) -> RequestInfo:
 
 def test_route_table_knows_every_operation_on_every_mount(routes: RouteTable) -> None:
     assert routes.templates["retrieveQueryProductRecommendation"] == "/queryProductRecommendation/{id}"
-    assert len(routes.templates) == 7 + 11 - 2  # registerListener and unregisterListener in both
+    assert len(routes.templates) == 7
     assert routes.match("POST", f"{BASE}/queryProductRecommendation") == ("createQueryProductRecommendation", BASE)
     assert routes.match("HEAD", "/customer/v4/queryProductRecommendation/42") == (
         "retrieveQueryProductRecommendation", "/customer/v4")
@@ -63,23 +62,6 @@ def test_route_table_knows_every_operation_on_every_mount(routes: RouteTable) ->
     assert routes.match("DELETE", f"{BASE}/queryProductRecommendation") is None
     assert routes.match("GET", f"{BASE}/queryProductRecommendation/a/b") is None
     assert routes.match("GET", "/queryProductRecommendation") is None
-
-
-def test_route_table_tells_the_apis_apart(routes: RouteTable) -> None:
-    assert routes.match("PATCH", f"{PARTY_ROLE}/partyRole/7") == ("patchPartyRole", PARTY_ROLE)
-    assert routes.match("DELETE", f"{PARTY_ROLE}/hub/abc") == ("unregisterListener", PARTY_ROLE)
-    assert routes.match("GET", f"{BASE}/partyRole") is None
-    assert routes.template(PARTY_ROLE, "registerListener") == f"{PARTY_ROLE}/hub"
-    assert routes.template(BASE, "patchPartyRole") is None
-
-
-def test_correlation_id_of_a_party_role_retrieve(routes: RouteTable) -> None:
-    observation = Observation(routes)
-    found = info("GET", f"{PARTY_ROLE}/partyRole/r9", routed=True, operation_id="retrievePartyRole",
-                 mount=PARTY_ROLE, path_id="r9")
-    observation.resolve(found)
-    assert (found.operation, found.path, found.correlation_id) == (
-        "retrievePartyRole", f"{PARTY_ROLE}/partyRole/{{id}}", "r9")
 
 
 def test_resolution_prefers_connexion_routing_and_falls_back_to_templates(routes: RouteTable) -> None:

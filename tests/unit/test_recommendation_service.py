@@ -10,6 +10,7 @@ import pytest
 
 from recommender import train
 from services.errors import UnknownReference
+from services.ports import CatalogChanges
 from services.recommendations import EngineProvider, RecommendationProcessor, cart_refs
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -32,6 +33,8 @@ class FakeCatalog:
         self.docs = offerings
         self.v = 1
         self.reads = 0
+        self.incremental_reads = 0
+        self.written: dict[str, tuple[int, dict[str, Any] | None]] = {}
 
     def version(self) -> int:
         return self.v
@@ -42,6 +45,20 @@ class FakeCatalog:
 
     def categories(self) -> list[dict[str, Any]]:
         return CATEGORIES
+
+    def changes_since(self, seq: int) -> CatalogChanges:
+        """Documents written after ``seq`` (``write`` records them with the version they took)."""
+        self.incremental_reads += 1
+        return CatalogChanges({i: d for i, (s, d) in self.written.items() if s > seq}, {})
+
+    def counts(self) -> dict[str, int]:
+        live = {d["id"] for d in self.docs} | {i for i, (_, d) in self.written.items() if d is not None}
+        live -= {i for i, (_, d) in self.written.items() if d is None}
+        return {"productOffering": len(live), "category": len(CATEGORIES)}
+
+    def write(self, offering_id: str, doc: dict[str, Any] | None) -> None:
+        self.v += 1
+        self.written[offering_id] = (self.v, doc)
 
 
 class FakeModels:
@@ -199,7 +216,7 @@ def test_the_after_rebuild_hook_runs_once_per_new_engine() -> None:
     assert calls == [1]
     clock[0] = 10.0  # versions checked again, unchanged: the same engine, no hook
     assert provider.current() is first and calls == [1]
-    catalog.v = 2  # a new catalogue version: a new engine, the hook once more
+    catalog.write("extra", {"id": "extra", "name": "Extra"})  # a new catalogue version: a new engine, the hook
     clock[0] = 20.0
     assert provider.current() is not first and calls == [1, 1]
 
@@ -214,6 +231,67 @@ def test_the_after_rebuild_hook_runs_once_the_old_engine_is_released() -> None:
     provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0],
                               after_rebuild=lambda: alive_at_hook.append(bool(old) and old[0]() is not None))
     old.append(weakref.ref(provider.current().engine))
-    catalog.v, clock[0] = 2, 10.0
+    catalog.write("extra", {"id": "extra", "name": "Extra"})
+    clock[0] = 10.0
     provider.current()
     assert alive_at_hook == [False, False]  # first build: nothing before it; rebuild: the old engine is gone
+
+
+def test_a_changed_catalogue_is_read_incrementally() -> None:
+    """After the first load only the documents written since are read; a write whose version was
+    taken before a refresh but which landed after it is still picked up by the next refresh."""
+    clock = [0.0]
+    catalog = FakeCatalog(OFFERINGS)
+    provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0])
+    assert provider.current().engine.catalog.ids == ("dsl", "fiber", "tv", "phone", "old")
+    catalog.write("new", {"id": "new", "name": "New", "category": [{"id": "fresh"}]})
+    catalog.write("phone", None)  # retired
+    catalog.v += 1  # a writer took version 4 ...
+    clock[0] = 10.0
+    state = provider.current()
+    assert set(state.engine.catalog.ids) == {"dsl", "fiber", "tv", "old", "new"}
+    assert "fresh" in state.engine.catalog.category_masks and catalog.reads == 1
+    catalog.written["late"] = (4, {"id": "late", "name": "Late"})  # ... and its write lands now
+    clock[0] = 20.0
+    assert "late" in provider.current().engine.catalog
+    assert catalog.reads == 1 and catalog.incremental_reads == 2
+    clock[0] = 30.0  # settled: nothing more is read
+    assert provider.current().engine.catalog is provider.current().engine.catalog and catalog.incremental_reads == 2
+
+
+def test_offerings_removed_without_a_tombstone_are_found_by_a_whole_read() -> None:
+    clock = [0.0]
+    catalog = FakeCatalog(list(OFFERINGS))
+    provider = EngineProvider(catalog, FakeModels(), refresh_s=5, monotonic=lambda: clock[0])
+    assert "phone" in provider.current().engine.catalog
+    catalog.docs = [d for d in OFFERINGS if d["id"] != "phone"]  # deleted outright: no change to read
+    catalog.v += 1
+    clock[0] = 10.0
+    assert "phone" not in provider.current().engine.catalog and catalog.reads == 2
+
+
+def test_explain_reads_the_customers_holdings_and_the_query_context() -> None:
+    models = FakeModels()
+    models.publish([("a", "dsl"), ("a", "tv"), ("b", "dsl"), ("b", "tv"), ("c", "phone")])
+    p = processor(models, {"c1": frozenset({"dsl"})})
+    query = {"relatedParty": {"id": "c1", "@referredType": "Customer"}}
+    tv = p.explain(query, "tv")
+    assert tv["eligible"] and tv["priority"] == 1 and tv["recommended"]
+    assert tv["held"] == ["dsl"] and tv["customerId"] == "c1"
+    assert tv["scoreBasis"] == "co-held offerings"
+    assert [c["productOffering"]["id"] for c in tv["contributions"]] == ["dsl"]
+    assert tv["contributions"][0]["weight"] == pytest.approx(tv["score"])  # P(tv | dsl) = 1
+    assert "requires one of dsl, fiber: fulfilled by dsl" in tv["reasons"]
+    fiber = p.explain(query, "fiber")
+    assert not fiber["eligible"] and fiber["failedRules"] == ["relationships"]
+    in_cart = p.explain({"shoppingCartItem": [{"itemId": "fiber", "@referredType": "ProductOffering"}]}, "tv")
+    assert in_cart["inCart"] == ["fiber"] and in_cart["eligible"]
+
+
+def test_explain_names_unknown_references() -> None:
+    with pytest.raises(UnknownReference, match="productOffering 'ghost'"):
+        processor().explain({}, "ghost")
+    with pytest.raises(UnknownReference, match="channel 'fax'"):
+        processor().explain({"channel": [{"id": "fax"}]}, "tv")
+    with pytest.raises(UnknownReference, match="productOffering 'tv'"):
+        processor(offerings=[]).explain({}, "tv")  # no catalogue loaded

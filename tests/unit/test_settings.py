@@ -37,11 +37,23 @@ def test_overrides_and_trailing_slash() -> None:
         {"TMF680_PUBLIC_URL": "ftp://x"},
         {"TMF680_DB_NAME": "a.b"},
         {"TMF680_LOG_LEVEL": "LOUD"},
+        {"TMF680_MCP": "perhaps"},
+        {"TMF680_MCP_PATH": "mcp"},
+        {"TMF680_MCP_PATH": "/"},
+        {"TMF680_MCP_PATH": "/tmf-api"},
+        {"TMF680_MCP_PATH": "/customer/v4/mcp"},
+        {"TMF680_MCP_PATH": "/health/mcp"},
     ],
 )
 def test_invalid_values_are_explained(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env(env)
+
+
+def test_mcp_endpoint_settings() -> None:
+    assert (Settings.from_env({}).mcp, Settings.from_env({}).mcp_path) == (True, "/mcp")
+    custom = Settings.from_env({"TMF680_MCP": "false", "TMF680_MCP_PATH": "/agents/mcp/"})
+    assert (custom.mcp, custom.mcp_path) == (False, "/agents/mcp")
 
 
 def test_readme_documents_every_setting() -> None:

@@ -1,0 +1,43 @@
+"""What the MCP endpoint needs of the composition root, as protocols (``app.container.Container`` and
+``app.settings.Settings`` provide them): the edge never imports the root."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from edge.context import EdgeSettings, ProcessServices
+
+if TYPE_CHECKING:
+    from services.recommendations import RecommendationProcessor
+
+
+class McpSettings(EdgeSettings, Protocol):
+    @property
+    def mcp(self) -> bool: ...
+    @property
+    def mcp_path(self) -> str: ...
+    @property
+    def base_path(self) -> str: ...
+    @property
+    def mount_paths(self) -> tuple[str, ...]: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def recommendation_limit(self) -> int: ...
+    @property
+    def auth(self) -> str: ...
+    @property
+    def auth_read_scope(self) -> str: ...
+    @property
+    def auth_write_scope(self) -> str: ...
+    @property
+    def auth_party_claim(self) -> str: ...
+    @property
+    def restrict_to_party(self) -> bool: ...
+
+
+class McpServices(ProcessServices, Protocol):
+    @property
+    def settings(self) -> McpSettings: ...
+    @property
+    def recommendations(self) -> RecommendationProcessor: ...

@@ -1,0 +1,152 @@
+"""The TMF620/TMF637/TMF622 documents as mounted: only their listeners, one callback for all events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from edge.event_callback import EventCallback
+from edge.spec.loader import (
+    DEFINITIONS,
+    EVENT_CALLBACK_OPERATION,
+    EVENT_CALLBACK_PATH,
+    LISTENER_PREFIX,
+    TMF620,
+    TMF620_V400,
+    TMF622,
+    TMF637,
+    listener_events,
+)
+from handlers import catalog_events, inventory_events, ordering_events
+from services.errors import InvalidRequest
+from services.inbound_events import Action, classify, stamp
+
+# the files of ../shared/spec (public mirrors named in its README), byte for byte
+SHA256 = {
+    TMF620: "e4d73a59e906fc5daf379273d923cc0874305634b1cee8bc52275b8d6cac354a",
+    TMF620_V400: "396dc8b9c9d6208851cda8fb5224dce5b10e65c293d19bc6bf84b1b7936fed84",
+    TMF637: "ab24403bf2b9fa6f122acad55042bb3cde0112ca2c84c614d74c6133708feded",
+    TMF622: "c4272dcf9ee9e405e1049f2a0b69a0a3149e7328fb172b7f69b77f7f197950ef",
+}
+MOUNTED = ((TMF620, catalog_events), (TMF637, inventory_events), (TMF622, ordering_events))
+
+
+@pytest.mark.parametrize("document", list(SHA256))
+def test_the_vendored_documents_are_the_official_files(document: Any) -> None:
+    assert hashlib.sha256(document.path.read_bytes()).hexdigest() == SHA256[document]
+
+
+def test_tmf620_v4_1_0_listeners_are_a_superset_of_v4_0_0() -> None:
+    """Why v4.1.0 alone is mounted: every v4.0.0 listener is there, same path and operationId, and a
+    v4.0.0 event is a valid v4.1.0 event: the attributes both envelopes declare have the same type, and
+    the two v4.0.0 has beyond them (``id``, ``href`` of a "process flow") are allowed, as v4.1.0 does not
+    forbid additional properties."""
+    old, new = TMF620_V400.unvalidated(), TMF620.unvalidated()
+    old_events, new_events = listener_events(old), listener_events(new)
+    assert set(new_events) > set(old_events)
+    for event_type, route in old_events.items():
+        assert new_events[event_type] == route
+        old_props, new_props = (d["definitions"][event_type]["properties"] for d in (old, new))
+        assert set(old_props) - set(new_props) <= {"id", "href"}
+        assert "additionalProperties" not in new["definitions"][event_type]
+        for name in set(old_props) & set(new_props):
+            assert {k: v for k, v in old_props[name].items() if k != "description"} == {
+                k: v for k, v in new_props[name].items() if k != "description"}, (event_type, name)
+
+
+@pytest.mark.parametrize(("document", "handlers"), MOUNTED)
+def test_only_the_listeners_are_mounted_with_the_definitions_they_use(document: Any, handlers: Any) -> None:
+    spec = document.normalised("/base", only=LISTENER_PREFIX)
+    paths = set(spec["paths"])
+    assert paths == {EVENT_CALLBACK_PATH} | {p for p in document.unvalidated()["paths"] if p.startswith("/listener/")}
+    referenced = {ref for ref in _refs(spec)}
+    assert referenced <= set(spec["definitions"])  # nothing dangling
+    assert len(spec["definitions"]) < len(document.unvalidated()["definitions"])  # and nothing else
+    operation_ids = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
+    assert operation_ids - {EVENT_CALLBACK_OPERATION} == set(handlers.OPERATIONS)
+    callback = spec["paths"][EVENT_CALLBACK_PATH]["post"]
+    enum = callback["parameters"][0]["schema"]["properties"]["eventType"]["enum"]
+    assert enum == sorted(listener_events(spec)) == sorted(handlers.EVENT_TYPES)
+    assert callback["responses"]["201"]["schema"] == {"$ref": DEFINITIONS + "EventSubscription"}
+
+
+@pytest.mark.parametrize("document", [TMF637, TMF622])
+def test_product_status_aborted_without_the_trailing_space(document: Any) -> None:
+    enum = document.normalised("/b", only=LISTENER_PREFIX)["definitions"]["ProductStatusType"]["enum"]
+    assert "aborted" in enum and "aborted " in enum
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"][len(DEFINITIONS):]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def test_the_callback_validates_an_event_against_its_own_schema_then_dispatches() -> None:
+    spec = TMF620.normalised("/b", only=LISTENER_PREFIX)
+    called: list[tuple[str, dict[str, Any]]] = []
+
+    def resolve(operation_id: str) -> Any:
+        return lambda data: called.append((operation_id, data)) or "answer"
+
+    callback = EventCallback(spec, resolve)
+    event = {"eventType": "ProductOfferingCreateEvent", "event": {"productOffering": {"id": "x", "isBundle": True}}}
+    assert callback(data=event) == "answer"
+    assert called == [("listenToProductOfferingCreateEvent", event)]
+    with pytest.raises(InvalidRequest, match=r"not a valid ProductOfferingCreateEvent: .*boolean.*isBundle"):
+        callback(data={**event, "event": {"productOffering": {"id": "x", "isBundle": "yes"}}})
+    with pytest.raises(InvalidRequest, match="date-time"):
+        callback(data={"eventType": "CategoryDeleteEvent", "eventTime": "Tuesday"})
+    with pytest.raises(InvalidRequest, match="unknown eventType"):
+        callback(data={"eventType": "QueryProductRecommendationCreateEvent"})
+    assert len(called) == 1
+
+
+@pytest.mark.parametrize(("event_type", "resource", "action"), [
+    ("ProductOfferingCreateEvent", "productOffering", Action.CREATE),
+    ("ProductOfferingAttributeValueChangeEvent", "productOffering", Action.CHANGE),
+    ("CategoryStateChangeEvent", "category", Action.CHANGE),
+    ("ProductDeleteEvent", "product", Action.DELETE),
+    ("ProductOrderStateChangeEvent", "productOrder", Action.CHANGE),
+])
+def test_events_are_classified_by_resource_and_action(event_type: str, resource: str, action: Action) -> None:
+    found = classify(event_type)
+    assert found is not None and (found[0].resource, found[1]) == (resource, action)
+
+
+@pytest.mark.parametrize("event_type", ["ProductOfferingPriceCreateEvent", "ProductSpecificationDeleteEvent",
+                                        "CatalogBatchEvent", "ProductBatchEvent", "CancelProductOrderCreateEvent",
+                                        "ProductOrderInformationRequiredEvent"])
+def test_events_of_resources_the_engine_does_not_read_are_not_applied(event_type: str) -> None:
+    assert classify(event_type) is None
+
+
+RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def key(event_time: str | None = None, action: Action = Action.CHANGE, **resource: Any) -> str:
+    return stamp(resource, {"eventTime": event_time} if event_time else {}, action, RECEIVED)
+
+
+def test_the_ordering_stamp() -> None:
+    # the resource's own lastUpdate first, whatever the event time
+    assert key("2026-01-09T00:00:00Z", lastUpdate="2026-01-01T00:00:00Z") < key(
+        "2026-01-02T00:00:00Z", lastUpdate="2026-01-02T00:00:00Z")
+    # then its version, compared as numbers
+    assert key(lastUpdate="2026-01-01T00:00:00Z", version="1.9") < key(lastUpdate="2026-01-01T00:00:00Z",
+                                                                      version="1.10")
+    # then the event time; offsets are compared as instants
+    assert key("2026-01-01T01:00:00+02:00") < key("2026-01-01T00:00:00Z")
+    # a delete after any other event of the same instant; a duplicate is equal
+    assert key("2026-01-01T00:00:00Z") < key("2026-01-01T00:00:00Z", Action.DELETE)
+    assert key("2026-01-01T00:00:00Z") == key("2026-01-01T00:00:00Z")
+    # no time at all: the time received
+    assert key() > key("2029-12-31T23:59:59Z")
+    with pytest.raises(InvalidRequest):
+        key(lastUpdate="soon")
