@@ -19,6 +19,7 @@ from services.hub import HubService
 from services.inbound_events import InboundEvents
 from services.listener import ListenerService
 from services.notifications import Dispatcher, Relay
+from services.party_roles import PartyRoleService
 from services.queries import QueryService
 from services.recommendations import EngineProvider, RecommendationProcessor
 from services.retraining import Retrainer, RetrainPolicy
@@ -33,6 +34,7 @@ from storage.model_cache import ModelFileCache
 from storage.model_repository import MongoModelRepository
 from storage.mongo import make_client
 from storage.notification_repository import MongoNotificationRepository
+from storage.party_role_repository import MongoPartyRoleRepository
 from storage.query_repository import MongoQueryRepository
 from storage.subscription_repository import MongoSubscriptionRepository
 
@@ -48,10 +50,12 @@ class Container:
     engines: EngineProvider
     recommendations: RecommendationProcessor
     queries: QueryService
-    hub: HubService
+    hubs: dict[str, HubService]  # by API: "recommendation" (TMF680), "partyRole" (TMF669)
+    party_roles: PartyRoleService
     listener: ListenerService
     inbound_events: InboundEvents
     query_store: MongoQueryRepository
+    party_role_store: MongoPartyRoleRepository
     hub_store: MongoHubRepository
     listener_store: MongoListenerEventRepository
     notifications: MongoNotificationRepository
@@ -95,6 +99,7 @@ def build_container(settings: Settings, role: str = "server") -> Container:
     client = make_client(settings.mongodb_uri, settings.mongo_timeout_ms, write_concern=settings.write_concern)
     db = client[settings.db_name]
     query_repo = MongoQueryRepository(db, settings.query_timeout_ms)
+    party_role_repo = MongoPartyRoleRepository(db, settings.query_timeout_ms)
     hub_repo = MongoHubRepository(db)
     listener_repo = MongoListenerEventRepository(db)
     catalog = MongoCatalogRepository(db)
@@ -103,7 +108,8 @@ def build_container(settings: Settings, role: str = "server") -> Container:
     notifications = MongoNotificationRepository(db)
     subscriptions = MongoSubscriptionRepository(db)
     leases = MongoLeaseRepository(db)
-    for repo in (query_repo, hub_repo, listener_repo, catalog, history, models, notifications, subscriptions):
+    for repo in (query_repo, party_role_repo, hub_repo, listener_repo, catalog, history, models, notifications,
+                 subscriptions):
         repo.ensure_indexes()
     shared_models = ModelFileCache(models, settings.model_cache_path)  # one mapped copy per machine
     engines = EngineProvider(catalog, shared_models, refresh_s=settings.model_refresh_s,
@@ -123,16 +129,20 @@ def build_container(settings: Settings, role: str = "server") -> Container:
         engines=engines,
         recommendations=recommendations,
         queries=QueryService(query_repo, recommendations, events=events),
-        hub=HubService(hub_repo, policy=policy, deliveries=notifications),
+        hubs={"recommendation": HubService(hub_repo, policy=policy, deliveries=notifications),
+              "partyRole": HubService(hub_repo, policy=policy, deliveries=notifications, api="partyRole")},
+        party_roles=PartyRoleService(party_role_repo),
         listener=ListenerService(listener_repo),
         inbound_events=InboundEvents(catalog, history),
         query_store=query_repo,
+        party_role_store=party_role_repo,
         hub_store=hub_repo,
         listener_store=listener_repo,
         notifications=notifications,
         tasks=TaskRunner(query_repo, recommendations, events, owner, lease_s=settings.task_lease_s,
                          delay_s=settings.task_delay_ms / 1000),
-        relay=Relay(query_repo, hub_repo, notifications, per_party=settings.restrict_to_party),
+        relay=Relay([(query_repo, None), (party_role_repo, "partyRole")], hub_repo, notifications,
+                    per_party=settings.restrict_to_party),
         dispatcher=Dispatcher(notifications, hub_repo, sender, owner, retry_for_s=settings.delivery_retry_s,
                               lease_s=settings.delivery_timeout_s * 3 + 5),
         sender=sender,

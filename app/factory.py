@@ -28,11 +28,11 @@ from edge.mcp.endpoint import install_mcp
 from edge.metrics import install_observability
 from edge.middleware import BodyGuard
 from edge.request_log import configure_logging, observation
-from edge.spec.loader import LISTENER_PREFIX, TMF620, TMF622, TMF637, TMF680, VendoredDocument
+from edge.spec.loader import LISTENER_PREFIX, TMF620, TMF622, TMF637, TMF669, TMF680, VendoredDocument
 from edge.validation import validator_map
 from edge.wsgi_bridge import WSGIBridge
 from edge.wsgi_bridge import install as install_bridge
-from handlers import catalog_events, inventory_events, ordering_events, recommendation
+from handlers import catalog_events, inventory_events, ordering_events, party_role, recommendation
 from runtime.memory import freeze_long_lived_objects
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
@@ -59,6 +59,9 @@ def prepare_documents(settings: Settings) -> None:
     for mount in settings.mount_paths:
         TMF680.normalised(mount)
     TMF680.raw()
+    for mount in settings.party_role_mounts:
+        TMF669.normalised(mount)
+    TMF669.raw()
     for document, _ in INBOUND:
         document.normalised(own_base_path(document), only=LISTENER_PREFIX)
 
@@ -94,25 +97,42 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.app.json.compact = True  # type: ignore[attr-defined]
     add_api(app, Api(TMF680, recommendation.OPERATIONS, settings.mount_paths), settings.validate_responses)
     allowed = errors.allowed_methods(TMF680.raw(), settings.mount_paths)
+    # TMF669 Party Role Management beside it, and the inbound listeners: each with its own document
     inbound: list[tuple[dict[str, Any], tuple[str, ...]]] = []
+    party_roles = Api(TMF669, party_role.OPERATIONS, settings.party_role_mounts)
+    add_api(app, party_roles, settings.validate_responses)
+    inbound.append(party_roles.mounted())
+    allowed += errors.allowed_methods(*inbound[-1])
     for document, operations in INBOUND:
         api = Api(document, operations, (own_base_path(document),), only=LISTENER_PREFIX)
         inbound.append((add_api(app, api, settings.validate_responses), api.mounts))
         allowed += errors.allowed_methods(*inbound[-1])
     install_health(app)
     install_docs(app, settings.mount_paths)
+    install_docs(app, settings.party_role_mounts,
+                 title="TMF669 Party Role Management API v4 – interactive documentation")
     install_mcp(app, container, settings)  # before auth and the body guard: the endpoint does its own
     if settings.auth == "jwt":  # PyJWT and cryptography (~9 MB per worker) only when used
         from edge.auth import install_auth
 
         # before BodyGuard: no body is read for an anonymous caller
-        install_auth(app, settings, [m for _, mounts in inbound for m in mounts])
+        install_auth(app, settings, [m for _, mounts in inbound for m in mounts],
+                     rights=container.party_roles if settings.role_rights else None)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
     errors.install(app, allowed)
     install_observability(app, container, settings)
     for spec, mounts in inbound:
         observation(app, spec, mounts).add_api(spec, mounts)
+    ensure_system_role(container, settings)
     return app
+
+
+def ensure_system_role(container: Container, settings: Settings) -> None:
+    """The party role an ODA Canvas looks for (``TMF680_CANVAS_SYSTEM_ROLE``), created once for the
+    whole deployment: every process asks, the store's unique seed index lets one insert it."""
+    if settings.canvas_system_role:
+        url = f"{settings.public_url}{settings.party_role_base_path.rstrip('/')}/partyRole"
+        container.party_roles.ensure_system_role(settings.canvas_system_role, url)
 
 
 def create_asgi_app() -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 DEFAULT_BASE_PATH = "/tmf-api/recommendationManagement/v4"
 LEGACY_BASE_PATH = "/customer/v4"
+PARTY_ROLE_BASE_PATH = "/tmf-api/partyRoleManagement/v4"
 DEFAULT_MCP_PATH = "/mcp"
 
 
@@ -35,6 +36,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_BASE_PATH", DEFAULT_BASE_PATH, "Base path the API is mounted at"),
     EnvVar("TMF680_LEGACY_BASE_PATH", LEGACY_BASE_PATH,
            "Second mount (the document's own basePath); empty disables it"),
+    EnvVar("TMF680_PARTY_ROLE_BASE_PATH", PARTY_ROLE_BASE_PATH,
+           "Base path the TMF669 Party Role Management API is mounted at"),
+    EnvVar("TMF680_CANVAS_SYSTEM_ROLE", "Admin",
+           "Name of the party role the server makes sure exists at start (with read and write rights), "
+           "for an ODA Canvas; empty: none"),
     EnvVar("TMF680_PUBLIC_URL", "",
            "Absolute URL prefix for href/Location (e.g. https://api.example.com); empty uses the request's host"),
     EnvVar("TMF680_DATA_DIR", ".tmf680", "Directory of the embedded mongod's data (kept across restarts)"),
@@ -94,6 +100,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("TMF680_AUTH_READ_SCOPE", "", "Scope (`scope`/`scp` claim) GET operations need; empty: none"),
     EnvVar("TMF680_AUTH_WRITE_SCOPE", "", "Scope POST and DELETE operations need; empty: none"),
     EnvVar("TMF680_AUTH_PARTY_CLAIM", "sub", "Claim naming the calling party (channel) for the per-party restriction"),
+    EnvVar("TMF680_AUTH_ROLES", "false",
+           "With TMF680_AUTH=jwt: a token's roles must also map, through the stored party roles, to the "
+           "read (GET) or write right the operation needs"),
+    EnvVar("TMF680_AUTH_ROLES_CLAIM", "roles",
+           "Claim holding a token's roles: a list or a space-separated string; a dotted path reaches a "
+           "nested one (realm_access.roles)"),
     EnvVar("TMF680_AUTH_RESTRICT_TO_PARTY", "false",
            "With TMF680_AUTH=jwt: a party sees only the queries it created, and unregisters and gets events "
            "only through its own hub subscriptions"),
@@ -217,6 +229,8 @@ def _auth(env: Mapping[str, str]) -> dict[str, object]:
         "auth_write_scope": env.get("TMF680_AUTH_WRITE_SCOPE", "").strip(),
         "auth_party_claim": party_claim,
         "auth_restrict_to_party": _bool(env, "TMF680_AUTH_RESTRICT_TO_PARTY", "false"),
+        "auth_roles": _bool(env, "TMF680_AUTH_ROLES", "false"),
+        "auth_roles_claim": env.get("TMF680_AUTH_ROLES_CLAIM", "roles").strip() or "roles",
     }
     if mode == "jwt":
         if not fields["auth_issuer"]:
@@ -224,7 +238,8 @@ def _auth(env: Mapping[str, str]) -> dict[str, object]:
         if not fields["auth_audience"]:
             raise SettingsError("TMF680_AUTH=jwt needs TMF680_AUTH_AUDIENCE (this API's aud)")
         fields["auth_jwks"] = _jwks(str(fields["auth_jwks"]))
-    for name in ("TMF680_AUTH_READ_SCOPE", "TMF680_AUTH_WRITE_SCOPE", "TMF680_AUTH_PARTY_CLAIM"):
+    for name in ("TMF680_AUTH_READ_SCOPE", "TMF680_AUTH_WRITE_SCOPE", "TMF680_AUTH_PARTY_CLAIM",
+                 "TMF680_AUTH_ROLES_CLAIM"):
         if " " in env.get(name, "").strip():
             raise SettingsError(f"{name} must be one name without spaces")
     return fields
@@ -236,6 +251,8 @@ class Settings:
     db_name: str = "tmf680"
     base_path: str = DEFAULT_BASE_PATH
     legacy_base_path: str = LEGACY_BASE_PATH
+    party_role_base_path: str = PARTY_ROLE_BASE_PATH
+    canvas_system_role: str = "Admin"
     public_url: str = ""
     data_dir: Path = field(default_factory=lambda: Path(".tmf680"))
     max_body_bytes: int = 1_048_576
@@ -275,6 +292,8 @@ class Settings:
     auth_write_scope: str = ""
     auth_party_claim: str = "sub"
     auth_restrict_to_party: bool = False
+    auth_roles: bool = False
+    auth_roles_claim: str = "roles"
 
     @property
     def model_cache_path(self) -> Path:
@@ -290,6 +309,13 @@ class Settings:
                             allow_empty=True)
         if legacy == base:
             legacy = ""
+        party_role = _base_path(env, "TMF680_PARTY_ROLE_BASE_PATH", defaults["TMF680_PARTY_ROLE_BASE_PATH"],
+                                allow_empty=False)
+        if party_role in (base, legacy):
+            raise SettingsError(f"TMF680_PARTY_ROLE_BASE_PATH must differ from the TMF680 mounts, got {party_role!r}")
+        system_role = env.get("TMF680_CANVAS_SYSTEM_ROLE", "Admin").strip()
+        if len(system_role) > 256:
+            raise SettingsError("TMF680_CANVAS_SYSTEM_ROLE must be at most 256 characters")
         public_url = env.get("TMF680_PUBLIC_URL", "").strip().rstrip("/")
         if public_url and not public_url.startswith(("http://", "https://")):
             raise SettingsError(f"TMF680_PUBLIC_URL must be an absolute http(s) URL, got {public_url!r}")
@@ -310,6 +336,8 @@ class Settings:
             db_name=db_name,
             base_path=base,
             legacy_base_path=legacy,
+            party_role_base_path=party_role,
+            canvas_system_role=system_role,
             public_url=public_url,
             data_dir=Path(env.get("TMF680_DATA_DIR", ".tmf680").strip() or ".tmf680"),
             max_body_bytes=_int(env, "TMF680_MAX_BODY_BYTES", "1048576", 1024),
@@ -358,8 +386,24 @@ class Settings:
         return self.auth == "jwt" and self.auth_restrict_to_party
 
     @property
+    def role_rights(self) -> bool:
+        """Token roles mapped to rights through the stored party roles: only with auth on."""
+        return self.auth == "jwt" and self.auth_roles
+
+    @property
     def mount_paths(self) -> tuple[str, ...]:
+        """TMF680's mounts."""
         return (self.base_path, self.legacy_base_path) if self.legacy_base_path else (self.base_path,)
+
+    @property
+    def party_role_mounts(self) -> tuple[str, ...]:
+        """TMF669's mount."""
+        return (self.party_role_base_path,)
+
+    @property
+    def all_mounts(self) -> tuple[str, ...]:
+        """Every API mount (authentication protects each)."""
+        return (*self.mount_paths, *self.party_role_mounts)
 
 
 def read_config_file(path: Path) -> dict[str, str]:

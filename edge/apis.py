@@ -30,6 +30,10 @@ class Api:
     mounts: tuple[str, ...]
     only: str | None = None
 
+    def mounted(self) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """(the document as published, its mounts): what the edge's route tables are built from."""
+        return self.document.raw(), self.mounts
+
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         """operationId → handler. An operationId without a handler fails at start-up."""
         try:

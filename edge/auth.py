@@ -16,6 +16,10 @@ them): 401 with an RFC 6750 ``WWW-Authenticate`` challenge, 403 ``insufficient_s
 when the JWKS URL cannot be fetched. Nothing of the token is logged or echoed: the messages are
 fixed texts.
 
+With ``TMF680_AUTH_ROLES`` the roles the token carries (``TMF680_AUTH_ROLES_CLAIM``) must map,
+through the stored TMF669 party roles (``services.party_roles.rights_of``), to the right the
+method needs: ``read`` for GET/HEAD/OPTIONS, ``write`` for the others; else 403.
+
 With ``TMF680_AUTH_RESTRICT_TO_PARTY`` the party named by the configured claim is put into the
 ASGI scope (``PARTY_SCOPE_KEY``); handlers read it with ``edge.context.party()`` and the
 services keep each party's queries and subscriptions to itself.
@@ -81,6 +85,16 @@ class AuthSettings(Protocol):
     def restrict_to_party(self) -> bool: ...
     @property
     def mount_paths(self) -> tuple[str, ...]: ...
+    @property
+    def role_rights(self) -> bool: ...
+    @property
+    def auth_roles_claim(self) -> str: ...
+
+
+class RoleRights(Protocol):
+    """The rights (``read``, ``write``) a set of token roles holds (``PartyRoleService.rights``)."""
+
+    def rights(self, roles: Iterable[str]) -> frozenset[str]: ...
 
 
 class TokenRejected(Exception):
@@ -235,6 +249,22 @@ def token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+MAX_ROLES = 100
+
+
+def token_roles(claims: Mapping[str, Any], claim: str) -> tuple[str, ...]:
+    """The roles in ``claim`` (a dotted path reaches a nested claim, e.g. Keycloak's
+    ``realm_access.roles``): a list of strings or one space-separated string; anything else, none."""
+    value: Any = claims
+    for part in claim.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and v)[:MAX_ROLES]
+
+
 def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer`` header; None when there is no Bearer credential
     (no header, or another scheme); ``TokenRejected`` when the Bearer credential is malformed."""
@@ -283,16 +313,17 @@ class AccessPolicy:
     read_scope: str = ""
     write_scope: str = ""
     party_claim: str | None = None  # set: restrict each party to its own resources
+    roles_claim: str | None = None  # set: the token's roles must hold the method's right
 
     @classmethod
     def for_mounts(cls, mounts: Iterable[str], read_scope: str = "", write_scope: str = "",
-                   party_claim: str | None = None) -> AccessPolicy:
+                   party_claim: str | None = None, roles_claim: str | None = None) -> AccessPolicy:
         prefixes = tuple(m.rstrip("/") for m in mounts)
         public = set(ALWAYS_PUBLIC)
         for prefix in prefixes:  # edge.docs_page and app.factory._serve_document
             public.update({f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/docs/"})
         return cls(prefixes, frozenset(public), tuple(f"{p}/docs/static/" for p in prefixes),
-                   read_scope, write_scope, party_claim)
+                   read_scope, write_scope, party_claim, roles_claim)
 
     def protects(self, path: str) -> bool:
         if path in self.public_paths:
@@ -301,6 +332,10 @@ class AccessPolicy:
             if path.startswith(prefix) and "/" not in path[len(prefix):]:
                 return False
         return any(path == p or path.startswith(p + "/") for p in self.protected_prefixes)
+
+    @staticmethod
+    def needed_right(method: str) -> str:
+        return "read" if method.upper() in READ_METHODS else "write"
 
     def needed_scope(self, method: str) -> str:
         return self.read_scope if method.upper() in READ_METHODS else self.write_scope
@@ -318,10 +353,12 @@ class AccessPolicy:
 class BearerAuth:
     """ASGI middleware: authenticate every protected request, then pass the party on in the scope."""
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier, policy: AccessPolicy) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, policy: AccessPolicy,
+                 rights: RoleRights | None = None) -> None:
         self.app = app
         self.verifier = verifier
         self.policy = policy
+        self.rights = rights
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.policy.protects(scope.get("path", "")):
@@ -336,7 +373,25 @@ class BearerAuth:
         """The caller's party (None without the restriction); raises ``RequestRejected``."""
         claims, party = await identify(self.verifier, self.policy, authorization)
         require_scope(self.policy.needed_scope(method), claims)
+        await self.check_role_rights(method, claims)
         return party
+
+    async def check_role_rights(self, method: str, claims: Mapping[str, Any]) -> None:
+        """With role rights on: a 403 unless a stored party role named by one of the token's roles
+        grants the right the method needs (503 when the roles cannot be read)."""
+        if self.policy.roles_claim is None or self.rights is None:
+            return
+        roles = token_roles(claims, self.policy.roles_claim)
+        needed = self.policy.needed_right(method)
+        try:
+            granted = await anyio.to_thread.run_sync(self.rights.rights, roles) if roles else frozenset()
+        except Exception as exc:  # the store: the caller may retry
+            log.warning("party roles could not be read for authorisation: %s", exc)
+            raise RequestRejected(503, "the party roles cannot be read; retry later") from None
+        if needed not in granted:
+            message = f"the token's roles grant no {needed} right (see the partyRole rights)"
+            raise RequestRejected(403, message, headers={
+                "WWW-Authenticate": _challenge("insufficient_scope", message)})
 
 
 async def identify(verifier: TokenVerifier, policy: AccessPolicy,
@@ -382,11 +437,13 @@ def build_verifier(settings: AuthSettings) -> TokenVerifier:
                          settings.auth_leeway_s, required)
 
 
-def install_auth(app: Any, settings: AuthSettings, other_mounts: Iterable[str] = ()) -> None:
+def install_auth(app: Any, settings: AuthSettings, other_mounts: Iterable[str] = (),
+                 rights: RoleRights | None = None) -> None:
     """Add ``BearerAuth`` in front of Connexion's routing when ``TMF680_AUTH=jwt``; nothing otherwise.
 
     ``other_mounts``: the mounts of the other documents (the TMF620/TMF637/TMF622 listeners, which
-    change the catalogue and the holdings: a hub POSTs its events with a token too).
+    change the catalogue and the holdings: a hub POSTs its events with a token too; TMF669's).
+    ``rights``: where token roles are mapped (with ``TMF680_AUTH_ROLES``).
     Call before the body guard is added, so an unauthenticated request is refused before its body
     is read."""
     if settings.auth != "jwt":
@@ -394,6 +451,7 @@ def install_auth(app: Any, settings: AuthSettings, other_mounts: Iterable[str] =
     policy = AccessPolicy.for_mounts(
         (*settings.mount_paths, *other_mounts), settings.auth_read_scope, settings.auth_write_scope,
         settings.auth_party_claim if settings.restrict_to_party else None,
+        settings.auth_roles_claim if settings.role_rights else None,
     )
     app.add_middleware(BearerAuth, position=MiddlewarePosition.BEFORE_ROUTING,
-                       verifier=build_verifier(settings), policy=policy)
+                       verifier=build_verifier(settings), policy=policy, rights=rights)

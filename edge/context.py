@@ -6,6 +6,7 @@ sees it only through ``ProcessServices``, the protocol below, so nothing here im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import flask
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from services.inbound_events import InboundEvents
     from services.listener import ListenerService
     from services.notifications import Dispatcher
+    from services.party_roles import PartyRoleService
     from services.queries import QueryService
     from services.recommendations import EngineProvider
     from services.tasks import TaskRunner
@@ -41,7 +43,9 @@ class ProcessServices(Protocol):
     @property
     def queries(self) -> QueryService: ...
     @property
-    def hub(self) -> HubService: ...
+    def hubs(self) -> Mapping[str, HubService]: ...
+    @property
+    def party_roles(self) -> PartyRoleService: ...
     @property
     def listener(self) -> ListenerService: ...
     @property

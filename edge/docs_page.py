@@ -115,11 +115,11 @@ def _asset_version(bundle_dir: Path) -> str:
     return f"{ui_version}-{hashlib.sha256(DOCS_JS.encode()).hexdigest()[:8]}"
 
 
-def render_page(trailing_slash: bool, version: str) -> str:
+def render_page(trailing_slash: bool, version: str, title: str = TITLE) -> str:
     """The docs page. Its URLs are relative to where it was requested: ``docs`` or ``docs/``."""
     static, openapi = ("static/", "../openapi.json") if trailing_slash else ("docs/static/", "openapi.json")
     return PAGE.format(
-        title=html.escape(TITLE),
+        title=html.escape(title),
         static=html.escape(static),
         openapi=html.escape(openapi),
         version=html.escape(version),
@@ -127,18 +127,18 @@ def render_page(trailing_slash: bool, version: str) -> str:
     )
 
 
-def install_docs(app: connexion.FlaskApp, mounts: Sequence[str]) -> None:
+def install_docs(app: connexion.FlaskApp, mounts: Sequence[str], title: str = TITLE) -> None:
     """Serve ``<mount>/docs`` (Swagger UI on ``<mount>/openapi.json``) and its assets for each mount.
 
-    Call it once per app, after the APIs are added (``app.factory.create_app``). The assets come
-    from the ``swagger-ui-bundle`` package; a missing asset directory fails here, at start-up.
+    Call it once per API (``title``: its page title), after the APIs are added (``app.factory.create_app``).
+    The assets come from the ``swagger-ui-bundle`` package; a missing asset directory fails here, at start-up.
     """
     bundle_dir = _bundle_dir()
     missing = [name for name in BUNDLE_ASSETS if not (bundle_dir / name).is_file()]
     if missing:
         raise RuntimeError(f"swagger-ui-bundle at {bundle_dir} lacks {', '.join(missing)}")
     version = _asset_version(bundle_dir)
-    pages = {slash: render_page(slash, version) for slash in (False, True)}
+    pages = {slash: render_page(slash, version, title) for slash in (False, True)}
 
     def docs_page() -> flask.Response:
         response = flask.Response(pages[flask.request.path.endswith("/")], content_type="text/html; charset=utf-8")

@@ -1,4 +1,7 @@
-"""TMF680 event envelopes and the evaluation of a hub subscription's ``query`` against them.
+"""TM Forum event envelopes and the evaluation of a hub subscription's ``query`` against them.
+
+One envelope for every API (``EventKind``: the resource's name in the payload, the domain, its state
+attribute): TMF680's queryProductRecommendation events and TMF669's partyRole events.
 
 A subscription query uses the list-filter syntax (``eventType=X&event.queryProductRecommendation.state=done``,
 comma OR, ``.gt``/``.ne``/... operators) evaluated on the event document itself.
@@ -15,6 +18,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,6 +31,23 @@ from services.list_query import Filter, parse_filters
 CREATE_EVENT = "QueryProductRecommendationCreateEvent"
 STATE_CHANGE_EVENT = "QueryProductRecommendationStateChangeEvent"
 DOMAIN = "recommendationManagement"
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """The events of one resource type: ``resource`` is its name in ``event`` (and in the event types),
+    ``state`` the attribute a state change event reports."""
+
+    resource: str
+    domain: str
+    state: str = "state"
+
+    def event_type(self, change: str) -> str:
+        """``Create`` → ``PartyRoleCreateEvent`` (the document's names)."""
+        return f"{self.resource[:1].upper()}{self.resource[1:]}{change}Event"
+
+
+RECOMMENDATION_EVENTS = EventKind("queryProductRecommendation", DOMAIN)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 REGEX_TIMEOUT_S = 0.05  # per value searched; a legitimate pattern scans a 1 MiB value in a few ms
 log = logging.getLogger(__name__)
@@ -36,29 +57,41 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def new_event(event_type: str, resource: dict[str, Any], now: datetime, event_id: str | None = None) -> dict[str, Any]:
-    """The envelope the document defines, with the resource as it is after the change."""
-    state = resource.get("state")
-    title = "queryProductRecommendation created" if event_type == CREATE_EVENT else f"state is now {state}"
+def _title(kind: EventKind, event_type: str, resource: dict[str, Any]) -> str:
+    if event_type == kind.event_type("StateChange"):
+        return f"{kind.state} is now {resource.get(kind.state)}"
+    if event_type == kind.event_type("Create"):
+        return f"{kind.resource} created"
+    if event_type == kind.event_type("Delete"):
+        return f"{kind.resource} deleted"
+    return f"{kind.resource} attributes changed"
+
+
+def new_event(event_type: str, resource: dict[str, Any], now: datetime, event_id: str | None = None,
+              kind: EventKind = RECOMMENDATION_EVENTS) -> dict[str, Any]:
+    """The envelope the documents define, with the resource as it is after the change (as it was,
+    for a delete)."""
+    title = _title(kind, event_type, resource)
     return {
         "eventId": event_id or str(uuid.uuid4()),
         "eventTime": iso(now),
         "eventType": event_type,
         "correlationId": str(resource.get("id", "")),
-        "domain": DOMAIN,
+        "domain": kind.domain,
         "title": title,
-        "description": f"queryProductRecommendation {title}",
+        "description": title if title.startswith(kind.resource) else f"{kind.resource} {title}",
         "priority": "normal",
         "timeOcurred": iso(now),
-        "event": {"queryProductRecommendation": resource},
+        "event": {kind.resource: resource},
     }
 
 
 EventFactory = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def event_factory(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EventFactory:
-    return lambda event_type, resource: new_event(event_type, resource, clock())
+def event_factory(clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                  kind: EventKind = RECOMMENDATION_EVENTS) -> EventFactory:
+    return lambda event_type, resource: new_event(event_type, resource, clock(), kind=kind)
 
 
 def _values(document: Any, path: tuple[str, ...]) -> Iterator[Any]:

@@ -52,9 +52,14 @@ class DeliveryCanceller(Protocol):
 
 
 class HubService:
+    """The hub of one API: ``api`` tags its subscriptions (None: TMF680's, as stored by earlier
+    versions), so each gets only its own API's events and is unregistered only through its hub."""
+
     def __init__(self, repository: HubRepository, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 policy: CallbackCheck | None = None, deliveries: DeliveryCanceller | None = None) -> None:
+                 policy: CallbackCheck | None = None, deliveries: DeliveryCanceller | None = None,
+                 api: str | None = None) -> None:
         self._repo = repository
+        self.api = api
         self._new_id = new_id
         self._policy = policy
         self._deliveries = deliveries
@@ -71,13 +76,13 @@ class HubService:
         subscription: Document = {"id": self._new_id(), "callback": data["callback"]}
         if data["query"] is not None:
             subscription["query"] = data["query"]
-        self._repo.add(subscription, owner=owner)
+        self._repo.add(subscription, owner=owner, api=self.api)
         return subscription
 
     def unregister(self, subscription_id: str, owner: str | None = None) -> None:
         """Remove a subscription; with an ``owner``, only one that party registered (another's is
         NotFound, as an unknown id)."""
-        if not self._repo.delete(subscription_id, owner=owner):
+        if not self._repo.delete(subscription_id, owner=owner, api=self.api):
             raise NotFound(f"no hub subscription with id {subscription_id!r}")
         if self._deliveries is not None:
             self._deliveries.cancel(subscription_id)

@@ -77,13 +77,16 @@ def _now() -> datetime:
 
 
 class Relay:
-    """``per_party``: a subscription gets only the events of queries its own party created (both
-    carry an ``owner``; events of ownerless queries go to no one), as the API shows each party only
-    its own queries."""
+    """Relays the outbox of every API: ``sources`` pairs each outbox with the ``api`` tag of its
+    hub's subscriptions (None: TMF680's), so a subscription gets only its own API's events.
 
-    def __init__(self, outbox: Outbox, subscriptions: Subscriptions, store: NotificationStore,
-                 clock: Clock = _now, per_party: bool = False) -> None:
-        self._outbox = outbox
+    ``per_party``: a subscription gets only the events of resources its own party created (both
+    carry an ``owner``; events of ownerless resources go to no one), as the API shows each party
+    only its own resources."""
+
+    def __init__(self, sources: Outbox | list[tuple[Outbox, str | None]], subscriptions: Subscriptions,
+                 store: NotificationStore, clock: Clock = _now, per_party: bool = False) -> None:
+        self._sources = sources if isinstance(sources, list) else [(sources, None)]
         self._subscriptions = subscriptions
         self._store = store
         self._clock = clock
@@ -91,11 +94,16 @@ class Relay:
 
     def run_once(self) -> int:
         """Relay every pending event; returns how many."""
-        pending = self._outbox.outbox()
-        if not pending:
+        pending = [(outbox, api, outbox.outbox()) for outbox, api in self._sources]
+        if not any(entries for _, _, entries in pending):
             return 0
         subscriptions = [(s, compile_query(s.get("query"))) for s in self._subscriptions.all()]
-        owners = self._outbox.owners([key for key, _ in pending]) if self._per_party else {}
+        return sum(self._relay(outbox, [(s, f) for s, f in subscriptions if s.get("api") == api], entries)
+                   for outbox, api, entries in pending if entries)
+
+    def _relay(self, outbox: Outbox, subscriptions: list[tuple[Document, Any]],
+               pending: list[tuple[Any, list[Document]]]) -> int:
+        owners = outbox.owners([key for key, _ in pending]) if self._per_party else {}
         relayed = 0
         for key, events in pending:
             audience = subscriptions
@@ -107,7 +115,7 @@ class Relay:
                 for subscription, filters in audience:
                     if matches(filters, event):
                         self._store.add_delivery(subscription, event["eventId"], seq, self._clock())
-                self._outbox.ack_outbox(key, event["eventId"])
+                outbox.ack_outbox(key, event["eventId"])
                 relayed += 1
         return relayed
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from handlers.recommendation import hub, listener, query_product_recommendation
+from handlers.notifications import hub_operations, listener_operation
+from handlers.recommendation import query_product_recommendation
+from services.events import CREATE_EVENT, STATE_CHANGE_EVENT
+
+HUB = "recommendation"  # services().hubs key
+register, unregister = hub_operations(HUB)
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "createQueryProductRecommendation": query_product_recommendation.create,
     "listQueryProductRecommendation": query_product_recommendation.list_,
     "retrieveQueryProductRecommendation": query_product_recommendation.retrieve,
-    "registerListener": hub.register,
-    "unregisterListener": hub.unregister,
-    "listenToQueryProductRecommendationCreateEvent": listener.create_event,
-    "listenToQueryProductRecommendationStateChangeEvent": listener.state_change_event,
+    "registerListener": register,
+    "unregisterListener": unregister,
+    "listenToQueryProductRecommendationCreateEvent": listener_operation(CREATE_EVENT),
+    "listenToQueryProductRecommendationStateChangeEvent": listener_operation(STATE_CHANGE_EVENT),
 }

@@ -1,12 +1,14 @@
-"""Schemathesis contract run over every TMF680 operation, in-process against the real app and mongod.
+"""Schemathesis contract run over every operation of both APIs (TMF680 and TMF669), in-process against
+the real app and mongod.
 
-- ``test_stateless[<operation>]``: the examples, coverage and fuzzing phases for each of the 7
-  operations, positive and negative data, every built-in check (settings: ``schemathesis.toml``).
-- ``test_stateful``: a state machine over the links Schemathesis infers from the ``Location`` headers
-  the server answers with (create → retrieve, register → unregister) and from its dependency analysis
-  of the response schemas (list → retrieve).
+- ``test_stateless[<operation>]`` (TMF680) and ``test_stateless_party_role[<operation>]`` (TMF669):
+  the examples, coverage and fuzzing phases for each of the 7 + 11 operations, positive and negative
+  data, every built-in check (settings: ``schemathesis.toml``).
+- ``test_stateful[tmf680|tmf669]``: a state machine over the links Schemathesis infers from the
+  ``Location`` headers the server answers with (create → retrieve/patch/delete, register →
+  unregister) and from its dependency analysis of the response schemas (list → retrieve).
 
-The tested schema is the document the server serves at ``<base>/openapi.json`` (asserted by
+The tested schemas are the documents the server serves at ``<base>/openapi.json`` (asserted by
 ``test_served_document_is_the_tested_one``), i.e. the official document as ``edge/spec/loader.py``
 normalises it (which also declares TMF630's 206 on the list). It is built at import time, so pytest
 gets one item per operation; the app, which needs mongod, comes from a fixture and is passed to every
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from schemathesis.engine.observations import LocationHeaderEntry, Observations
 from schemathesis.python import asgi as schemathesis_asgi
 
 from edge.context import EXTENSION
-from edge.spec.loader import normalise, official_document
+from edge.spec.loader import TMF669, TMF680, VendoredDocument, normalise, official_document
 
 BASE = "/tmf-api/recommendationManagement/v4"
 SPEC_URL = f"{BASE}/openapi.json"
@@ -36,6 +39,33 @@ BUDGET_ENV = "TMF680_CONTRACT_MAX_EXAMPLES"
 # Every operation of TMF680 v4.0.0 (the document has no others).
 EXPECTED_OPERATIONS = 7
 LIST_PATH = "/queryProductRecommendation"
+
+
+@dataclass(frozen=True)
+class ContractApi:
+    """One API of the server as the contract tier drives it."""
+
+    name: str
+    document: VendoredDocument
+    base: str
+    operations: int  # every operation of the document
+    seeds: dict[tuple[str, str], dict[str, Any]]  # (path, method) → a body that creates a resource
+    collections: tuple[str, ...]  # what its operations write (emptied before each stateful scenario)
+
+    def served(self) -> dict[str, Any]:
+        return normalise(self.document.raw(), base_path=self.base)
+
+
+HUB_SEED = {("/hub", "POST"): {"callback": "http://127.0.0.1:9/tmf680/contract-seed"}}
+EVENTS = ("hub", "listenerEvent", "event", "delivery")
+APIS = {
+    "tmf680": ContractApi("tmf680", TMF680, BASE, EXPECTED_OPERATIONS,
+                          {(LIST_PATH, "POST"): {"name": "contract seed"}, **HUB_SEED},
+                          ("queryProductRecommendation", *EVENTS)),
+    "tmf669": ContractApi("tmf669", TMF669, "/tmf-api/partyRoleManagement/v4", 11,
+                          {("/partyRole", "POST"): {"name": "contract seed"}, **HUB_SEED},
+                          ("partyRole", *EVENTS)),
+}
 
 
 def load_config() -> schemathesis.Config:
@@ -52,13 +82,17 @@ def load_config() -> schemathesis.Config:
 CONFIG = load_config()
 SERVED = normalise(official_document(), base_path=BASE)
 schema = schemathesis.openapi.from_dict(copy.deepcopy(SERVED), config=CONFIG)
+PARTY_ROLE_SERVED = APIS["tmf669"].served()
+party_role_schema = schemathesis.openapi.from_dict(copy.deepcopy(PARTY_ROLE_SERVED), config=CONFIG)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _describe_run(contract_stats: Any) -> None:
     contract_stats.seed = CONFIG.seed
     contract_stats.max_examples = schema.config.generation.max_examples
-    contract_stats.operations = [result.ok().label for result in schema.get_all_operations()]
+    contract_stats.operations = [f"{name}: {result.ok().label}"
+                                 for name, each in (("tmf680", schema), ("tmf669", party_role_schema))
+                                 for result in each.get_all_operations()]
 
 
 def test_served_document_is_the_tested_one(contract_app: Any, contract_settings: Any) -> None:
@@ -74,6 +108,9 @@ def test_served_document_is_the_tested_one(contract_app: Any, contract_settings:
         served = client.get(f"{mount}/openapi.json")
         assert served.status_code == 200, mount
         assert served.json() == normalise(official_document(), base_path=mount)
+    party_role = APIS["tmf669"]
+    assert client.get(f"{party_role.base}/openapi.json").json() == PARTY_ROLE_SERVED
+    assert len(list(party_role_schema.get_all_operations())) == party_role.operations
 
 
 @schema.parametrize()
@@ -85,18 +122,21 @@ def test_stateless(case: schemathesis.Case, contract_app: Any, contract_stats: A
     case.call_and_validate(app=contract_app)
 
 
-def _observe_location_headers(stateful_schema: Any) -> Observations:
+@party_role_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_stateless_party_role(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+    contract_stats.record_case(case)
+    case.call_and_validate(app=contract_app)
+
+
+def _observe_location_headers(stateful_schema: Any, api: ContractApi) -> Observations:
     """Create one resource per creating operation and keep the ``Location`` header it answers with.
 
     ``schemathesis run`` collects these from the responses of its earlier phases before the stateful
     phase; under pytest they are observed here, with real requests through the same transport.
     """
     observations = Observations()
-    seeds = {
-        (LIST_PATH, "POST"): {"name": "contract seed"},
-        ("/hub", "POST"): {"callback": "http://127.0.0.1:9/tmf680/contract-seed"},
-    }
-    for (path, method), body in seeds.items():
+    for (path, method), body in api.seeds.items():
         operation = stateful_schema[path][method]
         response = operation.Case(body=body, media_type="application/json").call()
         assert response.status_code == 201, (path, response.status_code, response.text)
@@ -108,15 +148,12 @@ def _observe_location_headers(stateful_schema: Any) -> Observations:
     return observations
 
 
-# what the API's operations write (indexes are kept; the catalogue and models are not touched)
-API_COLLECTIONS = ("queryProductRecommendation", "hub", "listenerEvent", "event", "delivery")
-
-
-def test_stateful(contract_app: Any, contract_stats: Any) -> None:
-    stateful_schema = schemathesis.openapi.from_dict(copy.deepcopy(SERVED), config=CONFIG)
+@pytest.mark.parametrize("api", list(APIS.values()), ids=list(APIS))
+def test_stateful(contract_app: Any, contract_stats: Any, api: ContractApi) -> None:
+    stateful_schema = schemathesis.openapi.from_dict(copy.deepcopy(api.served()), config=CONFIG)
     stateful_schema.app = contract_app  # what ``schemathesis.openapi.from_asgi`` does after loading
-    inference = stateful_schema.apply_stateful_inference(_observe_location_headers(stateful_schema))
-    contract_stats.stateful_links = inference.selected
+    inference = stateful_schema.apply_stateful_inference(_observe_location_headers(stateful_schema, api))
+    contract_stats.stateful_links += inference.selected
     assert inference.selected, "Schemathesis inferred no links: the stateful phase would test nothing"
 
     base = stateful_schema.as_state_machine()
@@ -128,7 +165,7 @@ def test_stateful(contract_app: Any, contract_stats: Any) -> None:
             # Each scenario starts from an empty store: which links apply depends on the answers
             # (a list answers 206 only once more queries exist than its limit), and Hypothesis
             # requires a replayed scenario to draw the same steps (FlakyStrategyDefinition otherwise).
-            for name in API_COLLECTIONS:
+            for name in api.collections:  # indexes are kept; the catalogue and models are not touched
                 db[name].delete_many({})
             stats.stateful_scenarios += 1
             super().setup()

@@ -170,7 +170,7 @@ def test_metrics_expose_the_store_gauges(client: Any, container: Any) -> None:
     assert hub.status_code == 201
     for name in ("a", "b"):
         assert client.post(QPR, json={"name": name, "instantSyncRecommendation": False}).status_code == 201
-    assert container.relay.run_once() == 2  # the two create events → two pending deliveries
+    assert container.relay.run_once() == 3  # two create events → two deliveries (+ the canvas system role's, to no one)
     version = container.models.save({"kind": "test"}, {})
     time.sleep(0.05)
 

@@ -108,6 +108,15 @@ def test_gunicorn_production_command(workdir: Path, clean_env: dict[str, str], m
             listed = client.get(url, params={"limit": 100})
             assert listed.status_code == 200
             assert ids <= {item["id"] for item in listed.json()}
+            # TMF669 beside it: both workers made sure of the canvas system role, one was created
+            roles = f"http://127.0.0.1:{port}/tmf-api/partyRoleManagement/v4/partyRole"
+            assert [r["name"] for r in client.get(roles, params={"name": "Admin"}).json()] == ["Admin"]
+            created = client.post(roles, json={"name": "gunicorn"})
+            assert created.status_code == 201
+            patched = client.patch(created.headers["location"], json={"status": "active"},
+                                   headers={"Content-Type": "application/merge-patch+json"})
+            assert patched.status_code == 200 and patched.json()["status"] == "active"
+            assert client.delete(created.headers["location"]).status_code == 204
     finally:
         out = stop(server)
     assert out.count("Booting worker") >= 2

@@ -27,6 +27,7 @@ from edge.auth import (
     UrlKeys,
     bearer_token,
     load_jwk_set,
+    token_roles,
     token_scopes,
 )
 from edge.errors import RequestRejected
@@ -243,4 +244,79 @@ def test_unreachable_jwks_url_is_unavailable_not_invalid(issuer: Issuer) -> None
     verifier = TokenVerifier(keys, ISSUER, [AUDIENCE], ["RS256"], 30)
     with pytest.raises(RequestRejected) as caught:
         _authenticate(_guard(verifier), "GET", f"Bearer {issuer.token('rsa-1')}")
+    assert caught.value.status == 503
+
+
+# --- token roles mapped to rights through the stored party roles (TMF680_AUTH_ROLES) ---------------
+
+class StoredRoles:
+    """``PartyRoleService.rights`` over a fixed table (role name → rights)."""
+
+    def __init__(self, table: dict[str, frozenset[str]], fail: bool = False) -> None:
+        self.table = table
+        self.fail = fail
+        self.asked: list[tuple[str, ...]] = []
+
+    def rights(self, roles: Any) -> frozenset[str]:
+        self.asked.append(tuple(roles))
+        if self.fail:
+            raise ConnectionError("mongod away")
+        out: frozenset[str] = frozenset()
+        for role in roles:
+            out |= self.table.get(role, frozenset())
+        return out
+
+
+def _role_guard(verifier: TokenVerifier, roles: StoredRoles, claim: str = "roles") -> BearerAuth:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    return BearerAuth(app, verifier, AccessPolicy.for_mounts([BASE], roles_claim=claim), rights=roles)
+
+
+@pytest.mark.parametrize(("claims", "expected"), [
+    ({"roles": ["Admin", "reader", 7, ""]}, ("Admin", "reader")),
+    ({"roles": "Admin reader"}, ("Admin", "reader")),
+    ({"roles": {"Admin": True}}, ()),
+    ({}, ()),
+])
+def test_token_roles_from_a_list_or_a_string(claims: dict[str, Any], expected: tuple[str, ...]) -> None:
+    assert token_roles(claims, "roles") == expected
+
+
+def test_token_roles_from_a_nested_claim() -> None:
+    claims = {"realm_access": {"roles": ["Admin"]}, "roles": ["other"]}
+    assert token_roles(claims, "realm_access.roles") == ("Admin",)
+    assert token_roles({"realm_access": ["Admin"]}, "realm_access.roles") == ()
+
+
+def test_roles_grant_read_or_write_through_the_stored_party_roles(issuer: Issuer, verifier: TokenVerifier) -> None:
+    roles = StoredRoles({"Admin": frozenset({"read", "write"}), "auditor": frozenset({"read"})})
+    guard = _role_guard(verifier, roles)
+    auditor = f"Bearer {issuer.token(roles=['auditor'])}"
+    assert _authenticate(guard, "GET", auditor) is None
+    for method in ("POST", "PATCH", "DELETE"):
+        with pytest.raises(RequestRejected) as caught:
+            _authenticate(guard, method, auditor)
+        assert caught.value.status == 403
+        assert "no write right" in caught.value.message
+        assert 'error="insufficient_scope"' in caught.value.headers["WWW-Authenticate"]
+    assert _authenticate(guard, "PATCH", f"Bearer {issuer.token(roles=['auditor', 'Admin'])}") is None
+    assert roles.asked[-1] == ("auditor", "Admin")
+
+
+def test_a_token_without_a_known_role_has_no_right(issuer: Issuer, verifier: TokenVerifier) -> None:
+    roles = StoredRoles({"Admin": frozenset({"read", "write"})})
+    guard = _role_guard(verifier, roles)
+    for token in (issuer.token(), issuer.token(roles=["stranger"])):
+        with pytest.raises(RequestRejected) as caught:
+            _authenticate(guard, "GET", f"Bearer {token}")
+        assert caught.value.status == 403 and "no read right" in caught.value.message
+    assert roles.asked == [("stranger",)]  # no roles: no look-up at all
+
+
+def test_unreadable_roles_are_unavailable(issuer: Issuer, verifier: TokenVerifier) -> None:
+    guard = _role_guard(verifier, StoredRoles({}, fail=True))
+    with pytest.raises(RequestRejected) as caught:
+        _authenticate(guard, "GET", f"Bearer {issuer.token(roles=['Admin'])}")
     assert caught.value.status == 503

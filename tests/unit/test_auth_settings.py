@@ -78,3 +78,16 @@ def test_party_restriction_needs_auth(jwks_file: str) -> None:
     assert not Settings.from_env({"TMF680_AUTH_RESTRICT_TO_PARTY": "true"}).restrict_to_party
     assert Settings.from_env(jwt_env(jwks_file, TMF680_AUTH_RESTRICT_TO_PARTY="true")).restrict_to_party
     assert not Settings.from_env(jwt_env(jwks_file)).restrict_to_party
+
+
+def test_role_rights_need_auth_and_read_their_claim(jwks_file: str) -> None:
+    off = Settings.from_env({"TMF680_AUTH_ROLES": "true"})
+    assert off.auth_roles is True and off.role_rights is False  # nothing to map without tokens
+    on = Settings.from_env(jwt_env(jwks_file, TMF680_AUTH_ROLES="true", TMF680_AUTH_ROLES_CLAIM="realm_access.roles"))
+    assert on.role_rights is True and on.auth_roles_claim == "realm_access.roles"
+    assert Settings.from_env(jwt_env(jwks_file)).role_rights is False
+    assert Settings.from_env({}).auth_roles_claim == "roles"
+    with pytest.raises(SettingsError, match="TMF680_AUTH_ROLES_CLAIM must be one name"):
+        Settings.from_env({"TMF680_AUTH_ROLES_CLAIM": "a b"})
+    with pytest.raises(SettingsError, match="TMF680_AUTH_ROLES must be true or false"):
+        Settings.from_env({"TMF680_AUTH_ROLES": "maybe"})

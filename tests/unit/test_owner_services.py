@@ -18,11 +18,13 @@ class Recording:
 
     def __init__(self, found: Any = None, deleted: bool = True) -> None:
         self.owners: list[str] = []
+        self.apis: list[str] = []
         self.found = found
         self.deleted = deleted
 
-    def add(self, item: Any, events: Any = None, owner: str | None = None) -> None:
+    def add(self, item: Any, events: Any = None, owner: str | None = None, api: str | None = None) -> None:
         self.owners.append(owner or "-")
+        self.apis.append(api or "-")
 
     def get(self, item_id: str, fields: Any = None, owner: str | None = None) -> Any:
         self.owners.append(owner or "-")
@@ -32,8 +34,9 @@ class Recording:
         self.owners.append(owner or "-")
         return Page([], 0)
 
-    def delete(self, item_id: str, owner: str | None = None) -> bool:
+    def delete(self, item_id: str, owner: str | None = None, api: str | None = None) -> bool:
         self.owners.append(owner or "-")
+        self.apis.append(api or "-")
         return self.deleted
 
 
@@ -57,3 +60,13 @@ def test_hub_service_passes_the_owner() -> None:
     with pytest.raises(NotFound):
         service.unregister("s1", owner="centre")
     assert repo.owners == ["shop", "centre"]
+
+
+def test_a_hub_tags_its_subscriptions_with_its_api() -> None:
+    repo = Recording(deleted=False)
+    HubService(repo).register({"callback": "https://x.example.com/cb"})  # type: ignore[arg-type]
+    party_role_hub = HubService(repo, api="partyRole")  # type: ignore[arg-type]
+    party_role_hub.register({"callback": "https://x.example.com/cb"})
+    with pytest.raises(NotFound):
+        party_role_hub.unregister("s1")
+    assert repo.apis == ["-", "partyRole", "partyRole"]

@@ -34,10 +34,10 @@ class FakeHub:
     def __init__(self) -> None:
         self.items: dict[str, Document] = {}
 
-    def add(self, subscription: Document, owner: str | None = None) -> None:
+    def add(self, subscription: Document, owner: str | None = None, api: str | None = None) -> None:
         self.items[subscription["id"]] = subscription
 
-    def delete(self, subscription_id: str, owner: str | None = None) -> bool:
+    def delete(self, subscription_id: str, owner: str | None = None, api: str | None = None) -> bool:
         return self.items.pop(subscription_id, None) is not None
 
     def get(self, subscription_id: str) -> Document | None:

@@ -86,3 +86,16 @@ def test_bad_config_files_are_explained(tmp_path: Path, content: str, message: s
         Settings.load({CONFIG_ENV: str(path)})
     with pytest.raises(SettingsError, match="cannot read"):
         Settings.load({CONFIG_ENV: str(tmp_path / "missing.toml")})
+
+
+def test_the_party_role_api_has_its_own_mount_and_system_role() -> None:
+    s = Settings.from_env({})
+    assert s.party_role_mounts == ("/tmf-api/partyRoleManagement/v4",) and s.canvas_system_role == "Admin"
+    assert s.all_mounts == (*s.mount_paths, "/tmf-api/partyRoleManagement/v4")
+    s = Settings.from_env({"TMF680_PARTY_ROLE_BASE_PATH": "/roles/v4/", "TMF680_CANVAS_SYSTEM_ROLE": " "})
+    assert s.party_role_base_path == "/roles/v4" and s.canvas_system_role == ""
+    for clash in ("/tmf-api/recommendationManagement/v4", "/customer/v4"):
+        with pytest.raises(SettingsError, match="TMF680_PARTY_ROLE_BASE_PATH must differ"):
+            Settings.from_env({"TMF680_PARTY_ROLE_BASE_PATH": clash})
+    with pytest.raises(SettingsError, match="TMF680_PARTY_ROLE_BASE_PATH must"):
+        Settings.from_env({"TMF680_PARTY_ROLE_BASE_PATH": "roles"})

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.spec.loader import (
+    TMF669,
     TMF680,
     VENDORED,
     SpecError,
@@ -131,3 +132,23 @@ def test_every_paging_get_declares_partial_content() -> None:
         for method, operation in item.items():
             if is_list_operation(method, operation):
                 assert "206" in operation["responses"], path
+
+
+def test_tmf669_is_vendored_verbatim_and_its_patch_takes_merge_patch() -> None:
+    assert hashlib.sha256(TMF669.path.read_bytes()).hexdigest() == (
+        "76de706c1abdb6d8870e585a003a9e2af2d2e88ef84b92be425fe8683c492f5c")
+    assert (TMF669.path.parent / "LICENSE").read_bytes() == (TMF680.path.parent / "LICENSE").read_bytes()
+    raw = TMF669.raw()
+    assert "consumes" not in raw["paths"]["/partyRole/{id}"]["patch"]  # the document's omission
+    spec = TMF669.normalised("/tmf-api/partyRoleManagement/v4")
+    assert spec["paths"]["/partyRole/{id}"]["patch"]["consumes"] == ["application/merge-patch+json", "application/json"]
+    assert spec["consumes"] == ["application/json"] and "host" not in spec
+    assert "206" in spec["paths"]["/partyRole"]["get"]["responses"]
+    assert normalise(raw)["paths"]["/partyRole/{id}"]["patch"]["consumes"][0] == "application/merge-patch+json"
+
+
+def test_tmf669_fixes_fail_loudly_when_the_patch_operation_changes() -> None:
+    changed = TMF669.raw()
+    changed["paths"]["/partyRole/{id}"]["patch"]["operationId"] = "updatePartyRole"
+    with pytest.raises(SpecError, match="fixes do not apply"):
+        normalise(changed)
