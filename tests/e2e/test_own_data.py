@@ -99,7 +99,7 @@ def test_demo_remove_leaves_exactly_the_own_data(run: Any, db: Any, tmp_path: Pa
     assert run("history", "import", own_history).exit_code == 0
     # an own document that overwrites a demo one (same id) is the operator's now
     overwritten = db["customerHistory"].find_one({"source": "demo"})
-    takeover = write(tmp_path / "takeover.ndjson", [overwritten["r"]])
+    takeover = write(tmp_path / "takeover.ndjson", [json.loads(overwritten["r"])])  # stored as JSON text
     assert run("history", "import", takeover).exit_code == 0
 
     result = run("demo", "remove")
