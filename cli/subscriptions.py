@@ -82,9 +82,9 @@ def subscribe(tmf620: str | None, tmf637: str | None, tmf622: str | None, callba
             raise click.ClickException(str(exc)) from exc
         for outcome in outcomes:
             click.echo(f"{outcome.api}: {outcome.status} at {outcome.hub}/hub (id {outcome.id}), "
-                       f"callback {outcome.callback}")
+                       f"callback {outcome.callback}" + (f"; {outcome.note}" if outcome.note else ""))
         for outcome in outcomes:
-            if outcome.api == TMF620 and outcome.status == "subscribed":
+            if outcome.api == TMF620 and outcome.status in ("subscribed", "found at the hub"):
                 try:
                     sync_from(outcome.hub, container, retries=retries, timeout_s=timeout_s)
                 except click.ClickException as exc:
@@ -98,20 +98,22 @@ def subscribe(tmf620: str | None, tmf637: str | None, tmf622: str | None, callba
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 20))
 @click.option("--timeout", "timeout_s", default=30.0, show_default=True, type=click.FloatRange(0.1, 600))
 def unsubscribe(apis: tuple[str, ...], retries: int, timeout_s: float) -> None:
-    """Remove the stored subscriptions at their hubs (DELETE <API root>/hub/{id}) and here."""
-    from outbound.hub_client import HubError
+    """Remove the stored subscriptions at their hubs (DELETE <API root>/hub/{id}) and here.
 
+    A hub that does not answer keeps its subscription stored here (listed as kept, exit status 1):
+    run unsubscribe again once it is back."""
     settings = common.settings()
-    with common.container(settings) as container:
-        try:
-            with _service(container, retries, timeout_s) as service:
-                outcomes = service.unsubscribe(apis or None)
-        except HubError as exc:
-            raise click.ClickException(f"{exc} (the subscriptions not yet removed are kept)") from exc
+    with common.container(settings) as container, _service(container, retries, timeout_s) as service:
+        outcomes = service.unsubscribe(apis or None)
     if not outcomes:
         click.echo("no subscriptions")
     for outcome in outcomes:
-        click.echo(f"{outcome.api}: {outcome.status} at {outcome.hub}/hub (id {outcome.id})")
+        click.echo(f"{outcome.api}: {outcome.status} at {outcome.hub}/hub (id {outcome.id})"
+                   + (f": {outcome.note}" if outcome.note else ""))
+    kept = [o for o in outcomes if o.status == "kept"]
+    if kept:
+        raise click.ClickException(f"{len(kept)} subscription(s) kept, their hub did not answer: run tmf680 "
+                                   "unsubscribe again to remove them")
 
 
 @click.command()

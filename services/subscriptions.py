@@ -87,8 +87,22 @@ def check_callback_base(callback_base: str, allow_loopback: bool,
     return callback_base.rstrip("/")
 
 
+class HubFailure(RuntimeError):
+    """A hub did not answer usably (refused, unreachable, kept failing)."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """This callback's subscription at one hub."""
+
+    id: str
+    found: bool = False  # an existing subscription with this callback and query was taken, none registered
+    duplicates_removed: int = 0  # more subscriptions with this callback (left by retried attempts), deleted
+    unchecked: bool = False  # a retried attempt may have registered too, and the hub cannot list to tell
+
+
 class Hub(Protocol):
-    def register(self, callback: str, query: str | None) -> dict[str, Any]: ...
+    def register(self, callback: str, query: str | None) -> Registration: ...
 
     def unregister(self, subscription_id: str) -> bool: ...
 
@@ -109,7 +123,8 @@ class Outcome:
     hub: str
     id: str
     callback: str
-    status: str  # "subscribed", "already subscribed", "unsubscribed", "already gone"
+    status: str  # "subscribed", "already subscribed", "found at the hub", "unsubscribed", "already gone", "kept"
+    note: str = ""  # what else happened, or why a subscription was kept
 
 
 class SubscriptionService:
@@ -132,21 +147,31 @@ class SubscriptionService:
                 continue
             hub = self._hub_for(root)
             query = event_query(api)
-            subscription = hub.register(callback, query)
-            self._store.add(api, root, subscription["id"], callback, query)
+            registration = hub.register(callback, query)
+            self._store.add(api, root, registration.id, callback, query)
             if stored:  # the new one is in place: the old callback's can go
                 hub.unregister(stored["id"])
-            outcomes.append(Outcome(api, root, subscription["id"], callback, "subscribed"))
+            outcomes.append(Outcome(api, root, registration.id, callback,
+                                    "found at the hub" if registration.found else "subscribed",
+                                    _registration_note(registration)))
         return outcomes
 
     def unsubscribe(self, apis: Iterable[str] | None = None) -> list[Outcome]:
-        """Remove the stored subscriptions (of ``apis`` only, when given) at their hubs, then here."""
+        """Remove the stored subscriptions (of ``apis`` only, when given) at their hubs, then here.
+
+        A subscription whose hub does not answer (after the retries) is kept here, status ``kept``,
+        so that a later ``unsubscribe`` removes it; the others are still removed."""
         wanted = set(apis) if apis else None
         outcomes = []
         for stored in self._store.all():
             if wanted is not None and stored["api"] not in wanted:
                 continue
-            known = self._hub_for(stored["hub"]).unregister(stored["id"])
+            try:
+                known = self._hub_for(stored["hub"]).unregister(stored["id"])
+            except HubFailure as exc:
+                outcomes.append(Outcome(stored["api"], stored["hub"], stored["id"], stored["callback"], "kept",
+                                        str(exc)))
+                continue
             self._store.remove(stored["api"], stored["hub"])
             outcomes.append(Outcome(stored["api"], stored["hub"], stored["id"], stored["callback"],
                                     "unsubscribed" if known else "already gone"))
@@ -154,3 +179,12 @@ class SubscriptionService:
 
     def subscriptions(self) -> list[dict[str, Any]]:
         return self._store.all()
+
+
+def _registration_note(registration: Registration) -> str:
+    if registration.unchecked:
+        return ("a retried registration may have been made twice, and the hub does not list its subscriptions "
+                "to tell: its events would arrive twice, which the listener ignores")
+    if registration.duplicates_removed:
+        return f"{registration.duplicates_removed} duplicate subscription(s) of retried attempts deleted at the hub"
+    return ""

@@ -1,5 +1,6 @@
 """Fake TMF620 / TMF637 / TMF622 servers for subscription and event tests: each API's TMF630 hub
-(``POST <root>/hub``, ``DELETE <root>/hub/{id}``), TMF620's ``category`` and ``productOffering``
+(``POST <root>/hub``, ``DELETE <root>/hub/{id}``, and, when ``lists_hub``, the ``GET <root>/hub`` many hubs
+offer beside the documents' two operations), TMF620's ``category`` and ``productOffering``
 lists (offset/limit), and ``publish`` to POST an event to every callback registered for it, as a
 real hub does. One HTTP server on 127.0.0.1 serves the three API roots.
 
@@ -36,12 +37,14 @@ def event_types(query: str | None) -> set[str] | None:
 
 
 class FakeTmfApis:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.subscriptions: dict[str, dict[str, Any]] = {}  # id → {api, callback, query}
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, JSON body)
         self.categories: list[dict[str, Any]] = []
         self.offerings: list[dict[str, Any]] = []
         self.fail_hub_posts = 0  # answer this many next POST /hub with 503
+        self.lose_hub_answers = 0  # carry out this many next POST /hub, then close without answering
+        self.lists_hub = False  # GET <root>/hub lists the subscriptions (a ``callback`` filter applies)
         self._lock = threading.Lock()
         outer = self
 
@@ -79,6 +82,10 @@ class FakeTmfApis:
                 subscription = {"id": uuid.uuid4().hex, "callback": body["callback"], "query": body.get("query")}
                 with outer._lock:
                     outer.subscriptions[subscription["id"]] = {**subscription, "api": found[0]}
+                    if outer.lose_hub_answers:  # registered, but the answer never reaches the client
+                        outer.lose_hub_answers -= 1
+                        self.close_connection = True
+                        return None
                 return self._answer(201, subscription,
                                     {"Location": f"{ROOTS[found[0]]}/hub/{subscription['id']}"})
 
@@ -95,11 +102,16 @@ class FakeTmfApis:
                 url = urlsplit(self.path)
                 outer._record("GET", self.path, None)
                 found = self._api(url.path)
+                query = parse_qs(url.query)
+                if found and found[1] == "/hub" and outer.lists_hub:
+                    with outer._lock:
+                        listed = [{k: v for k, v in s.items() if k != "api"} for s in outer.subscriptions.values()
+                                  if s["api"] == found[0] and s["callback"] in query.get("callback", [s["callback"]])]
+                    return self._answer(200, listed)
                 data = {"/category": outer.categories, "/productOffering": outer.offerings}.get(
                     found[1] if found and found[0] == "tmf620" else "")
                 if data is None:
                     return self._answer(404, {"code": "404", "reason": "Not Found"})
-                query = parse_qs(url.query)
                 offset = int(query.get("offset", ["0"])[0])
                 limit = int(query.get("limit", [str(len(data))])[0])
                 return self._answer(200, data[offset: offset + limit], {"X-Total-Count": str(len(data))})
@@ -107,7 +119,7 @@ class FakeTmfApis:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -12,6 +12,7 @@ from outbound.hub_client import HubClient, HubError
 from outbound.tmf620_client import CatalogSyncError, Tmf620Client
 from services.subscriptions import (
     API_EVENTS,
+    Registration,
     SubscriptionError,
     SubscriptionService,
     callback_url,
@@ -85,11 +86,11 @@ class RecordingHub:
     def __init__(self, root: str, log: list[tuple[str, str, str]]) -> None:
         self.root, self.log, self.known = root, log, set[str]()
 
-    def register(self, callback: str, query: str | None) -> dict[str, Any]:
+    def register(self, callback: str, query: str | None) -> Registration:
         sid = f"s{len(self.log)}"
         self.log.append(("register", self.root, callback))
         self.known.add(sid)
-        return {"id": sid, "callback": callback, "query": query}
+        return Registration(sid)
 
     def unregister(self, subscription_id: str) -> bool:
         self.log.append(("unregister", self.root, subscription_id))
@@ -123,16 +124,19 @@ def test_hub_client_retries_then_registers_and_reads_the_id() -> None:
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the lookup: a hub that does not list its subscriptions
+            return httpx.Response(405)
         sent.append(request)
         return next(answers)
 
     slept: list[float] = []
     hub = HubClient("http://hub.example/api/", retries=2, client=client(handler), sleep=slept.append)
-    assert hub.register("https://me/listener", "eventType=A")["id"] == "7"
+    registration = hub.register("https://me/listener", "eventType=A")
+    assert registration == Registration("7", unchecked=True)  # the 503 may have registered, no list to tell
     assert [str(r.url) for r in sent] == ["http://hub.example/api/hub"] * 3
     assert sent[0].read() == b'{"callback":"https://me/listener","query":"eventType=A"}'
     assert len(slept) == 2 and slept[1] > slept[0] * 0.6  # backoff grows (with jitter)
-    assert hub.requests == 3
+    assert hub.requests == 4  # 3 POSTs and one lookup: a hub that does not list is not asked again
 
 
 @pytest.mark.parametrize(("answer", "message"), [
@@ -168,3 +172,40 @@ def test_the_catalogue_client_shares_the_retries() -> None:
     refused = Tmf620Client("http://cat.example", client=client(lambda _r: httpx.Response(404)))
     with pytest.raises(CatalogSyncError, match="answered 404"):
         list(refused.pages("category"))
+
+
+def test_hub_client_takes_a_subscription_a_timed_out_registration_made() -> None:
+    """The POST times out after the hub registered; the retry looks first and finds it."""
+    held: list[dict[str, Any]] = []
+    posts: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            assert request.url.params["callback"] == "https://me/listener"
+            return httpx.Response(200, json=[*held, {"id": "x", "callback": "https://other/listener"}])
+        posts.append(request)
+        held.append({"id": "h1", "callback": "https://me/listener", "query": "eventType=A"})
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    hub = HubClient("http://hub.example", retries=3, client=client(handler), sleep=lambda _s: None)
+    assert hub.register("https://me/listener", "eventType=A") == Registration("h1", found=True)
+    assert len(posts) == 1
+
+
+def test_hub_client_does_not_look_after_a_refused_connection() -> None:
+    """A connection refused never reached the hub: retried without a lookup (none is listed)."""
+    calls: list[str] = []
+    answers = iter([httpx.ConnectError("refused"), httpx.Response(201, json={"id": "n"})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if request.method == "GET":
+            return httpx.Response(200, json=[])
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    hub = HubClient("http://hub.example", retries=1, client=client(handler), sleep=lambda _s: None)
+    assert hub.register("https://me/listener", None) == Registration("n")
+    assert calls == ["GET", "POST", "POST"]
