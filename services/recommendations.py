@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,6 +38,7 @@ from services.ports import CatalogChanges, Document
 
 log = logging.getLogger(__name__)
 OFFERING_REF_TYPE = "ProductOffering"
+CLOCK_SKEW_S = 30.0  # how far the clocks of the machines writing the catalogue may be apart
 
 
 class CatalogSource(Protocol):
@@ -50,6 +51,9 @@ class CatalogSource(Protocol):
     def changes_since(self, seq: int) -> CatalogChanges: ...
 
     def counts(self) -> dict[str, int]: ...
+
+    def version_written_before(self, when: datetime) -> int:
+        """A catalogue version every write of which started before ``when`` (a lower bound)."""
 
 
 class ModelSource(Protocol):
@@ -86,11 +90,18 @@ class EngineProvider:
     before its write lands, so a write can appear after a refresh that already saw a later version:
     each refresh therefore reads again from the version of the refresh before it (``catalog_settled``),
     and a version counts as settled only one refresh interval after it was seen.
+
+    The first (whole) read has no refresh before it: a write that took its version before the read
+    and landed after it would be missed, and stay missed (later refreshes read only newer versions).
+    So the whole read counts as settled only up to the newest version whose write started more than
+    one refresh interval (plus ``CLOCK_SKEW_S`` between machines' clocks) before it; the first
+    refresh reads again what was written since, which is little or nothing on a running system.
     """
 
     def __init__(self, catalog: CatalogSource, models: ModelSource, refresh_s: float = 5.0,
                  monotonic: Callable[[], float] = time.monotonic,
-                 after_rebuild: Callable[[], object] | None = None) -> None:
+                 after_rebuild: Callable[[], object] | None = None,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """``after_rebuild`` runs once a new engine has replaced the previous one (the process
         can then give the memory of the loading and of the old engine back to the system)."""
         self._catalog = catalog
@@ -98,6 +109,7 @@ class EngineProvider:
         self._refresh_s = refresh_s
         self._monotonic = monotonic
         self._after_rebuild = after_rebuild
+        self._wall = wall
         self._state: EngineState | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -135,8 +147,9 @@ class EngineProvider:
             return state
         started = time.perf_counter()
         if state is None or catalog_version < state.catalog_version:  # first load, or a new store
+            settled = min(catalog_version, self._catalog.version_written_before(
+                self._wall() - timedelta(seconds=self._refresh_s + CLOCK_SKEW_S)))
             catalog = Catalog.from_documents(self._catalog.offerings(), self._catalog.categories())
-            settled = catalog_version
         else:
             changes = self._catalog.changes_since(state.catalog_settled)
             catalog = state.engine.catalog.changed(changes.offerings, changes.categories) if changes \

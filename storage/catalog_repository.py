@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
 from services.ports import CatalogChanges, Stamped
@@ -124,6 +124,20 @@ class MongoCatalogRepository:
     def version(self) -> int:
         doc = self._db[COUNTERS].find_one({"_id": "catalog"})
         return int(doc["version"]) if doc else 0
+
+    @translate_errors
+    def version_written_before(self, when: datetime) -> int:
+        """The newest version taken by a write that started before ``when``, a lower bound of the
+        version at that time (a write stamps ``updated`` before it takes its version; a document
+        written again since carries its later version): the seq index read from the newest down to
+        the first older document."""
+        newest = 0
+        for name in (OFFERINGS, CATEGORIES):
+            doc = self._db[name].find_one({"updated": {"$lt": when}, "seq": {"$gt": newest}}, {"_id": 0, "seq": 1},
+                                          sort=[("seq", DESCENDING)])
+            if doc is not None:
+                newest = int(doc["seq"])
+        return newest
 
     @translate_errors
     def offerings(self) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -183,7 +184,9 @@ def test_servers_switch_to_the_changed_catalogue_reading_only_the_changes(events
     catalog.upsert(OFFERINGS, [{"id": f"o{i}", "name": f"O{i}"} for i in range(50)])
     catalog.bump_version()
     clock = [0.0]
-    provider = EngineProvider(catalog, MongoModelRepository(db), refresh_s=1, monotonic=lambda: clock[0])
+    later = datetime.now(UTC) + timedelta(hours=1)  # the 50 were written long before this server started
+    provider = EngineProvider(catalog, MongoModelRepository(db), refresh_s=1, monotonic=lambda: clock[0],
+                              wall=lambda: later)
     first = provider.current().engine.catalog
     assert len(first) == 50
     receive(events, {"eventType": "ProductOfferingCreateEvent", "eventTime": "2026-01-01T00:00:00Z",
@@ -195,3 +198,42 @@ def test_servers_switch_to_the_changed_catalogue_reading_only_the_changes(events
     assert len(second) == 50 and "new" in second and "o3" not in second
     assert second.category_mask(["fresh"]).sum() == 1
     assert second.offering("o4") is first.offering("o4")  # unchanged offerings are not read or parsed again
+
+
+class InterleavedCatalog(MongoCatalogRepository):
+    """The real repository, with something run between a write taking its version and landing."""
+
+    between: Callable[[], object] | None = None
+
+    def bump_version(self) -> int:
+        version = super().bump_version()
+        if self.between is not None:
+            run, self.between = self.between, None
+            run()
+        return version
+
+
+@pytest.mark.parametrize("kind", ["changed", "new"])
+def test_a_write_landing_during_the_first_whole_read_is_picked_up(db: Any, kind: str) -> None:
+    catalog = InterleavedCatalog(db)
+    catalog.ensure_indexes()
+    catalog.upsert(OFFERINGS, [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}])
+    clock = [0.0]
+    provider = EngineProvider(catalog, MongoModelRepository(db), refresh_s=1, monotonic=lambda: clock[0])
+    loaded: list[Any] = []
+    catalog.between = lambda: loaded.append(provider.current())  # the server starts and reads the whole catalogue
+    if kind == "changed":  # an event's write: its version is taken, the server reads, then the write lands
+        assert catalog.write(OFFERINGS, "a", {"id": "a", "name": "A2"}, deleted=False, stamp="s1",
+                             expected=catalog.current(OFFERINGS, "a"))
+    else:  # an import's batch
+        catalog.upsert(OFFERINGS, [{"id": "c", "name": "C"}])
+    [first] = loaded
+    assert first.engine.catalog.offering("a").name == "A" and "c" not in first.engine.catalog  # landed after
+    clock[0] = 2.0
+    refreshed = provider.current().engine.catalog
+    if kind == "changed":
+        assert refreshed.offering("a").name == "A2"
+    else:
+        assert "c" in refreshed and len(refreshed) == 3
+    clock[0] = 4.0
+    assert provider.current().engine.catalog is refreshed  # settled: nothing read again

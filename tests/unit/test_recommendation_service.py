@@ -37,9 +37,13 @@ class FakeCatalog:
         self.reads = 0
         self.incremental_reads = 0
         self.written: dict[str, tuple[int, dict[str, Any] | None]] = {}
+        self.started = [(1, datetime(2000, 1, 1, tzinfo=UTC))]  # (version, when its write started)
 
     def version(self) -> int:
         return self.v
+
+    def version_written_before(self, when: datetime) -> int:
+        return max((v for v, at in self.started if at < when), default=0)
 
     def offerings(self) -> list[dict[str, Any]]:
         self.reads += 1
@@ -59,6 +63,7 @@ class FakeCatalog:
         return {"productOffering": len(live), "category": len(CATEGORIES)}
 
     def write(self, offering_id: str, doc: dict[str, Any] | None) -> None:
+        self.started.append((self.v + 1, datetime.now(UTC)))
         self.v += 1
         self.written[offering_id] = (self.v, doc)
 
