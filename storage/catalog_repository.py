@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +11,15 @@ from pymongo.database import Database
 
 from services.ports import CatalogChanges, Stamped
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, SOURCE, next_count, stamped_write, tagged_update, translate_errors
+from storage.mongo import (
+    COUNTERS,
+    SOURCE,
+    next_count,
+    read_count,
+    stamped_write,
+    tagged_update,
+    translate_errors,
+)
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
@@ -111,6 +119,32 @@ class MongoCatalogRepository:
     def remove_source(self, source: str) -> dict[str, int]:
         """Remove (as tombstones) every live offering and category tagged ``source``."""
         return {name: self._tombstones(name, {SOURCE: source}) for name in (OFFERINGS, CATEGORIES)}
+
+    @translate_errors
+    def remove_untagged_copies(self, collection: str, documents: Mapping[str, dict[str, Any]]) -> tuple[int, int]:
+        """Remove (as tombstones) the live documents without a ``source`` tag that are exactly
+        ``documents[id]``; returns (removed, kept: those with such an id and other content)."""
+        assert collection in (OFFERINGS, CATEGORIES)
+        same: list[str] = []
+        kept = 0
+        for doc in self._db[collection].find({"id": {"$in": list(documents)}, SOURCE: {"$exists": False}, **LIVE},
+                                             {"_id": 0, "id": 1, "r": 1}):
+            if decode(doc["r"]) == documents[doc["id"]]:
+                same.append(doc["id"])
+            else:
+                kept += 1
+        removed = self._tombstones(collection, {"id": {"$in": same}, SOURCE: {"$exists": False}}) if same else 0
+        return removed, kept
+
+    @translate_errors
+    def note_tagging(self, source: str) -> None:
+        """Record that ``source`` documents carry their tag from now on: a store that has no such
+        record may hold untagged ones, written before the tags existed."""
+        next_count(self._db, f"tagged:{source}")
+
+    @translate_errors
+    def tagging_noted(self, source: str) -> bool:
+        return read_count(self._db, f"tagged:{source}") > 0
 
     @translate_errors
     def count_source(self, source: str) -> dict[str, int]:

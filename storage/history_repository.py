@@ -8,7 +8,7 @@ trained at, and the retrainer compares the two to know how much changed since.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from storage.mongo import SOURCE, next_count, read_count, stamped_put, stamped_w
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
 DUPLICATE_KEY = 11000
+UNTAGGED_CHUNK = 2000  # ids per query when looking for untagged copies of known documents
 BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
 
 
@@ -151,6 +152,30 @@ class MongoHistoryRepository:
         deleted = self._col.delete_many({SOURCE: source}).deleted_count
         self._changed(deleted)
         return deleted
+
+    @translate_errors
+    def remove_untagged_copies(self, documents: Mapping[tuple[str, str], dict[str, Any]]) -> tuple[int, int]:
+        """Delete the documents (by kind and id) without a ``source`` tag that are exactly
+        ``documents[(kind, id)]``; returns (removed, kept: those with such a key and other content)."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, resource_id in documents:
+            by_kind.setdefault(kind, []).append(resource_id)
+        removed = kept = 0
+        for kind, ids in by_kind.items():
+            for start in range(0, len(ids), UNTAGGED_CHUNK):
+                untagged = {"kind": kind, "id": {"$in": ids[start:start + UNTAGGED_CHUNK]}, SOURCE: {"$exists": False},
+                            "deleted": {"$ne": True}}  # an event's tombstone stays
+                same = []
+                for doc in self._col.find(untagged, {"_id": 0, "id": 1, "r": 1}):
+                    raw = doc["r"]  # JSON text; documents stored before the text form hold the escaped object
+                    if (json.loads(raw) if isinstance(raw, str) else decode(raw)) == documents[(kind, doc["id"])]:
+                        same.append(doc["id"])
+                    else:
+                        kept += 1
+                if same:
+                    removed += self._col.delete_many({**untagged, "id": {"$in": same}}).deleted_count
+        self._changed(removed)
+        return removed, kept
 
     @translate_errors
     def count_source(self, source: str) -> int:

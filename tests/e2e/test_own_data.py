@@ -122,3 +122,34 @@ def test_demo_remove_without_other_history_drops_the_models(run: Any, db: Any) -
     result = run("demo", "remove")
     assert result.exit_code == 0 and "no history left: 1 model versions removed" in result.output
     assert db["model"].count_documents({}) == 0 and db["customerHistory"].count_documents({}) == 0
+
+
+def test_demo_remove_recognises_demo_data_loaded_before_the_tags(run: Any, db: Any, tmp_path: Path) -> None:
+    assert run("demo", "load").exit_code == 0
+    # as an earlier version loaded it: no tags, no record of tagging, some history in the older object form
+    for name in ("productOffering", "category", "customerHistory"):
+        db[name].update_many({}, {"$unset": {"source": ""}})
+    db["versions"].delete_many({"_id": {"$regex": "^tagged:"}})
+    older = list(db["customerHistory"].find({}, {"id": 1, "r": 1}).limit(3))
+    for doc in older:
+        db["customerHistory"].update_one({"_id": doc["_id"]}, {"$set": {"r": json.loads(doc["r"])}})
+    demo_history = db["customerHistory"].count_documents({})
+    # the operator's own data, one offering of it with a demo id (and its own content)
+    mine = offering("phone-service", "food", name="My phone line")
+    assert run("catalog", "import", write(tmp_path / "cat.ndjson", [offering("bread"), mine])).exit_code == 0
+    assert run("history", "import", write(tmp_path / "own.ndjson", [product("own1", "bread")])).exit_code == 0
+
+    result = run("demo", "remove")
+    assert result.exit_code == 0, result.output
+    assert f"removed the demo's 12 offerings, 7 categories and {demo_history} history documents" in result.output
+    assert "untagged (loaded before demo data was tagged)" in result.output
+    assert "kept, untagged with a demo id but other content (yours, or changed since): 1 offerings" in result.output
+    assert {d["id"] for d in db["productOffering"].find(LIVE)} == {"bread", "phone-service"}
+    assert db["productOffering"].find_one({"id": "phone-service"})["r"]["name"] == "My phone line"
+    assert db["category"].count_documents(LIVE) == 0
+    assert [d["id"] for d in db["customerHistory"].find()] == ["own1-bread"]
+
+    # from now on only the tags tell: the operator's untagged documents stay
+    again = run("demo", "remove")
+    assert again.exit_code == 0 and "removed the demo's 0 offerings, 0 categories and 0 history" in again.output
+    assert {d["id"] for d in db["productOffering"].find(LIVE)} == {"bread", "phone-service"}
