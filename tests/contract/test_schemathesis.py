@@ -18,6 +18,7 @@ call.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,17 @@ from hypothesis import HealthCheck, settings
 from schemathesis.engine.observations import LocationHeaderEntry, Observations
 from schemathesis.python import asgi as schemathesis_asgi
 
+from app.factory import INBOUND, own_base_path
 from edge.context import EXTENSION
-from edge.spec.loader import TMF669, TMF680, VendoredDocument, normalise, official_document
+from edge.spec.loader import (
+    LISTENER_PREFIX,
+    TMF669,
+    TMF680,
+    VendoredDocument,
+    listener_events,
+    normalise,
+    official_document,
+)
 
 BASE = "/tmf-api/recommendationManagement/v4"
 SPEC_URL = f"{BASE}/openapi.json"
@@ -84,6 +94,14 @@ SERVED = normalise(official_document(), base_path=BASE)
 schema = schemathesis.openapi.from_dict(copy.deepcopy(SERVED), config=CONFIG)
 PARTY_ROLE_SERVED = APIS["tmf669"].served()
 party_role_schema = schemathesis.openapi.from_dict(copy.deepcopy(PARTY_ROLE_SERVED), config=CONFIG)
+# The documents this component subscribes to: only their listener operations are mounted, each at the
+# document's own base path (plus the one callback that takes any of its events, by eventType).
+INBOUND_SERVED = {document.folder: document.normalised(own_base_path(document), only=LISTENER_PREFIX)
+                  for document, _ in INBOUND}
+INBOUND_OPERATIONS = {"tmf620": 22, "tmf637": 6, "tmf622": 9}  # listeners + the event callback
+catalog_events_schema, inventory_events_schema, ordering_events_schema = (
+    schemathesis.openapi.from_dict(copy.deepcopy(INBOUND_SERVED[name]), config=CONFIG)
+    for name in ("tmf620", "tmf637", "tmf622"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -91,7 +109,10 @@ def _describe_run(contract_stats: Any) -> None:
     contract_stats.seed = CONFIG.seed
     contract_stats.max_examples = schema.config.generation.max_examples
     contract_stats.operations = [f"{name}: {result.ok().label}"
-                                 for name, each in (("tmf680", schema), ("tmf669", party_role_schema))
+                                 for name, each in (("tmf680", schema), ("tmf669", party_role_schema),
+                                                    ("tmf620", catalog_events_schema),
+                                                    ("tmf637", inventory_events_schema),
+                                                    ("tmf622", ordering_events_schema))
                                  for result in each.get_all_operations()]
 
 
@@ -111,6 +132,36 @@ def test_served_document_is_the_tested_one(contract_app: Any, contract_settings:
     party_role = APIS["tmf669"]
     assert client.get(f"{party_role.base}/openapi.json").json() == PARTY_ROLE_SERVED
     assert len(list(party_role_schema.get_all_operations())) == party_role.operations
+    for (document, _), each in zip(INBOUND, (catalog_events_schema, inventory_events_schema,
+                                             ordering_events_schema), strict=True):
+        base = own_base_path(document)
+        assert client.get(f"{base}/openapi.json").json() == INBOUND_SERVED[document.folder], base
+        assert len(list(each.get_all_operations())) == INBOUND_OPERATIONS[document.folder]
+
+
+def test_the_events_of_a_resource_share_its_create_events_schema() -> None:
+    """What lets schemathesis.toml run the coverage phase only on each resource's Create listener:
+    every other event of the resource has the same resource schema, and an envelope that differs only
+    by the optional strings ``id``, ``href`` and ``fieldPath``."""
+    optional = ("id", "href", "fieldPath")
+    for name, served in INBOUND_SERVED.items():
+        definitions = served["definitions"]
+        resources: dict[str, set[str]] = {}
+        envelopes: set[str] = set()
+        for event in listener_events(served):
+            schema_ = definitions[event]
+            properties = schema_["properties"]
+            assert all(properties[k]["type"] == "string" for k in optional if k in properties), (name, event)
+            envelopes.add(json.dumps({k: (v.get("type"), v.get("format"), v.get("$ref"))  # descriptions vary
+                                      for k, v in properties.items() if k not in ("event", "eventType", *optional)}
+                                     | {"required": sorted(set(schema_.get("required", [])) - set(optional))},
+                                     sort_keys=True))
+            payload = definitions[properties["event"]["$ref"].rsplit("/", 1)[-1]]
+            [(resource, ref)] = payload["properties"].items()
+            resources.setdefault(resource, set()).add(ref["$ref"])
+            assert f"{resource[0].upper()}{resource[1:]}CreateEvent" in definitions, (name, event)
+        assert len(envelopes) == 1, (name, envelopes)
+        assert all(len(refs) == 1 for refs in resources.values()), (name, resources)
 
 
 @schema.parametrize()
@@ -125,6 +176,27 @@ def test_stateless(case: schemathesis.Case, contract_app: Any, contract_stats: A
 @party_role_schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_stateless_party_role(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+    contract_stats.record_case(case)
+    case.call_and_validate(app=contract_app)
+
+
+@catalog_events_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_stateless_catalog_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+    contract_stats.record_case(case)
+    case.call_and_validate(app=contract_app)
+
+
+@inventory_events_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_stateless_inventory_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+    contract_stats.record_case(case)
+    case.call_and_validate(app=contract_app)
+
+
+@ordering_events_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_stateless_ordering_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
     contract_stats.record_case(case)
     case.call_and_validate(app=contract_app)
 
