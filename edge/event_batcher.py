@@ -1,12 +1,13 @@
-"""Group commit of received events: many requests in flight, one writer thread, one bulk write.
+"""Group commit of received events: many requests in flight, a writer thread, one bulk write.
 
 The event loop must not block on MongoDB, and a thread hand-off per event (``edge.wsgi_bridge``)
 costs more than the event's own work. Requests put their event on a queue and await a future; one of
 a few writer threads takes everything queued (up to ``max_batch``), applies it with one call
 (``apply``: ``InboundEvents.receive_many``), and resolves the futures with one hop back to the loop.
 Under load batches grow by themselves (what arrives during one write is the next batch); alone, an
-event is a batch of one. Several writers keep mongod busy while one of them waits on a round trip. A
-request is answered only once its event is stored: nothing acknowledged is lost.
+event is a batch of one. Two writers keep mongod busy while one waits on a round trip (more make
+batches smaller: more round trips per event). A request is answered only once its event is stored:
+nothing acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _STOP = None
 
 
 class EventBatcher:
-    def __init__(self, apply: Apply, max_batch: int = 256, writers: int = 4) -> None:
+    def __init__(self, apply: Apply, max_batch: int = 256, writers: int = 2) -> None:
         self._apply = apply
         self._max_batch = max_batch
         self._writers = writers
