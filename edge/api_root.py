@@ -41,10 +41,9 @@ def resources(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each resource of the document (its paths' first segment, hub and listeners aside) with its operations."""
     found: dict[str, list[str]] = {}
     for template, item in document.get("paths", {}).items():
-        first = "/" + template.strip("/").split("/", 1)[0]
-        if first in (HUB, LISTENER_PREFIX.rstrip("/")):
-            continue
         name, _, rest = template.strip("/").partition("/")
+        if "/" + name in (HUB, LISTENER_PREFIX.rstrip("/")):
+            continue
         suffix = " /id" if rest else ""
         operations = found.setdefault(name, [])
         operations.extend(m.upper() + suffix for m in _METHODS if isinstance(item.get(m), dict))
