@@ -7,6 +7,7 @@ Products of any status and orders that were not cancelled/rejected are training 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,19 @@ _SEPARATORS = str.maketrans("", "", " -_")
 
 def _token(value: Any) -> str:
     """Lower case without separators: ``"Pending-Active"`` and ``"pendingActive"`` read alike."""
+    if isinstance(value, str):
+        return _str_token(value)
     return str(value or "").lower().translate(_SEPARATORS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _str_token(value: str) -> str:
+    """Statuses, roles and types are a few words repeated over millions of documents."""
+    return value.lower().translate(_SEPARATORS)
+
+
+# dates repeat too (a day's products share a start date); a miss costs one dictionary entry
+_parse_date_time = functools.lru_cache(maxsize=1 << 16)(parse_date_time)
 
 
 def customer_ids(parties: Any) -> tuple[str, ...]:
@@ -65,7 +78,7 @@ def _date(doc: Mapping[str, Any], key: str) -> datetime | None:
     value = doc.get(key)
     if value in (None, ""):
         return None
-    parsed = parse_date_time(str(value))
+    parsed = _parse_date_time(str(value))
     if parsed is None:
         raise HistoryError(f"{key} is not an RFC 3339 date-time: {value!r}")
     return parsed
