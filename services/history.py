@@ -63,11 +63,16 @@ def _str_token(value: str) -> str:
 _parse_date_time = functools.lru_cache(maxsize=1 << 16)(parse_date_time)
 
 
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the abstract class check for the parsed JSON's dicts."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def customer_ids(parties: Any) -> tuple[str, ...]:
     """The ids of the parties playing a customer role (every party if none has a role)."""
     if not isinstance(parties, list):
         return ()
-    valid = [p for p in parties if isinstance(p, Mapping) and p.get("id") not in (None, "")]
+    valid = [p for p in parties if _is_mapping(p) and p.get("id") not in (None, "")]
     customers = [p for p in valid
                  if _token(p.get("role")) in CUSTOMER_ROLES or _token(p.get("@referredType")) == "customer"]
     chosen = customers or [p for p in valid if not p.get("role")]
@@ -85,7 +90,7 @@ def _date(doc: Mapping[str, Any], key: str) -> datetime | None:
 
 
 def _ref_id(value: Any) -> str | None:
-    if isinstance(value, Mapping) and value.get("id") not in (None, ""):
+    if _is_mapping(value) and value.get("id") not in (None, ""):
         return str(value["id"])
     return None
 
@@ -124,7 +129,7 @@ def _order(doc: Mapping[str, Any]) -> HistoryRecord:
         raise HistoryError("productOrder has no productOrderItem")
     pairs: list[tuple[str, str]] = []
     for position, item in enumerate(items, 1):
-        if not isinstance(item, Mapping):
+        if not _is_mapping(item):
             continue
         offering = _ref_id(item.get("productOffering")) or _ref_id((item.get("product") or {}).get("productOffering"))
         if offering and _token(item.get("action") or "add") != "delete":
