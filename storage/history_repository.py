@@ -23,13 +23,21 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.history import ORDER, HistoryRecord
-from services.ports import Stamped
+from services.ports import HistoryWrite, Stamped
 from storage.codec import decode
-from storage.mongo import SOURCE, next_count, read_count, stamped_put, stamped_write, tagged_update, translate_errors
+from storage.mongo import (
+    DUPLICATE_KEY,
+    SOURCE,
+    next_count,
+    read_count,
+    stamped_put_many,
+    stamped_write_many,
+    tagged_update,
+    translate_errors,
+)
 
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
-DUPLICATE_KEY = 11000
 BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
 _DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
@@ -40,6 +48,11 @@ def json_text(doc: dict[str, Any]) -> str:
         return orjson.dumps(doc).decode()
     except TypeError:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    """The stored original: JSON text; documents stored before the text form hold the escaped object."""
+    return json.loads(raw) if isinstance(raw, str) else decode(raw)
 
 
 def stored_fields(rec: HistoryRecord, doc: dict[str, Any]) -> dict[str, Any]:
@@ -124,39 +137,53 @@ class MongoHistoryRepository:
         return len(documents)
 
     @translate_errors
+    def current_many(self, kind: str, resource_ids: Sequence[str]) -> dict[str, Stamped]:
+        """The stored products or orders (removed ones too) with their stamps, by id; absent ones left out."""
+        found = self._col.find({"kind": kind, "id": {"$in": [str(i) for i in resource_ids]}},
+                               {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
+        return {doc["id"]: Stamped(_document(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
+
     def current(self, kind: str, resource_id: str) -> Stamped | None:
-        """The stored product or order (a removed one too) with its stamp, or None."""
-        doc = self._col.find_one({"kind": kind, "id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
-        if doc is None:
-            return None
-        raw = doc["r"]  # JSON text; documents stored before the text form hold the escaped object
-        return Stamped(json.loads(raw) if isinstance(raw, str) else decode(raw), doc.get("stamp"),
-                       bool(doc.get("deleted")))
+        return self.current_many(kind, [resource_id]).get(resource_id)
 
     @translate_errors
-    def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
-              stamp: str, expected: Stamped | None) -> bool:
-        """Store one product or order (``record`` None: removed, a tombstone that holds nothing and
-        trains nothing) if it is still as ``expected`` was read; False otherwise."""
-        if record is None:
-            fields: dict[str, Any] = {"kind": kind, "id": resource_id, "customers": [], "offerings": [],
-                                      "heldStatus": False, "signal": False, "start": None, "end": None,
-                                      "orderItems": [], "r": json_text(document), "deleted": True,
-                                      "written": datetime.now(UTC)}
-        else:
-            fields = stored_fields(record, document)
-        written = stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
-                                expected is not None, expected.stamp if expected else None)
-        if written:
-            self._changed(1)
+    def write_many(self, kind: str, writes: Sequence[HistoryWrite]) -> list[bool]:
+        """Store each product or order (``record`` None: removed, a tombstone that holds nothing and
+        trains nothing) if it is still as ``expected`` was read; per write, whether it was written."""
+        items = []
+        for w in writes:
+            if w.record is None:
+                fields: dict[str, Any] = {"kind": kind, "id": w.resource_id, "customers": [], "offerings": [],
+                                          "heldStatus": False, "signal": False, "start": None, "end": None,
+                                          "orderItems": [], "r": json_text(w.document), "deleted": True,
+                                          "written": datetime.now(UTC)}
+            else:
+                fields = stored_fields(w.record, w.document)
+            items.append(({"kind": kind, "id": w.resource_id}, {**fields, "stamp": w.stamp},
+                          w.expected.stamp if w.expected else None, w.expected is not None))
+        written = stamped_write_many(self._col, items)
+        self._changed(sum(written))
         return written
 
     @translate_errors
-    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool:
-        """Store one whole product or order unless the stored one's stamp is not older (one round trip)."""
-        written = stamped_put(self._col, {"kind": record.kind, "id": record.id}, stored_fields(record, document), stamp)
-        if written:
-            self._changed(1)
+    def put_many_if_newer(self, items: Sequence[tuple[HistoryRecord, dict[str, Any], str]]) -> list[bool]:
+        """Store whole products or orders, (record, document, stamp) each, unless the stored one's stamp is not older:
+        one unordered bulk write, no read, so a burst of events costs one round trip. Per item, whether it was
+        written. Two items for the same resource in one call end as the newer of the two, whatever order mongod
+        takes."""
+        if not items:
+            return []
+        written = [True] * len(items)
+        try:
+            stamped_put_many(self._col, [({"kind": rec.kind, "id": rec.id}, stored_fields(rec, doc), stamp)
+                                         for rec, doc, stamp in items])
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            for error in errors:
+                written[error["index"]] = False
+        self._changed(sum(written))
         return written
 
     def _changed(self, n: int) -> None:
