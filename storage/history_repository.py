@@ -168,21 +168,12 @@ class MongoHistoryRepository:
     @translate_errors
     def put_many_if_newer(self, items: Sequence[tuple[HistoryRecord, dict[str, Any], str]]) -> list[bool]:
         """Store whole products or orders, (record, document, stamp) each, unless the stored one's stamp is not older:
-        one unordered bulk write, no read, so a burst of events costs one round trip. Per item, whether it was
-        written. Two items for the same resource in one call end as the newer of the two, whatever order mongod
-        takes."""
+        no read, and a burst of events costs one round trip (``stamped_put_many``). Per item, whether it was
+        written. Two items for the same resource in one call end as the newer of the two."""
         if not items:
             return []
-        written = [True] * len(items)
-        try:
-            stamped_put_many(self._col, [({"kind": rec.kind, "id": rec.id}, stored_fields(rec, doc), stamp)
-                                         for rec, doc, stamp in items])
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            for error in errors:
-                written[error["index"]] = False
+        written = stamped_put_many(self._col, [({"kind": rec.kind, "id": rec.id}, stored_fields(rec, doc), stamp)
+                                               for rec, doc, stamp in items])
         self._changed(sum(written))
         return written
 
