@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_observability(app, container, settings)
     for spec, mounts in inbound:
         observation(app, spec, mounts).add_api(spec, mounts)
+    observation(app, *inbound[0]).add_pages(party_roles.mounts)  # TMF669's root and docs page
     ensure_system_role(container, settings)
     return app
 

@@ -168,7 +168,7 @@ def test_an_order_in_flight_counts_as_held_until_cancelled(events: InboundEvents
 
 
 def test_a_write_based_on_a_stale_read_is_refused(stores: Any) -> None:
-    catalog, history = stores
+    catalog, _history = stores
 
     def write(document: dict[str, Any], stamp: str, expected: Stamped | None) -> bool:
         [done] = catalog.write_many(OFFERINGS, [CatalogWrite("po", document, False, stamp, expected)])
@@ -183,7 +183,7 @@ def test_a_write_based_on_a_stale_read_is_refused(stores: Any) -> None:
 
 
 def test_one_bulk_write_tells_which_writes_found_their_document_changed(stores: Any) -> None:
-    catalog, history = stores
+    catalog, _history = stores
     catalog.write_many(OFFERINGS, [CatalogWrite(i, {"id": i}, False, "a", None) for i in ("p1", "p2", "p3")])
     read = catalog.current_many(OFFERINGS, ["p1", "p2", "p3", "absent"])
     assert set(read) == {"p1", "p2", "p3"}
@@ -250,7 +250,8 @@ def test_a_resource_that_keeps_changing_is_a_conflict_for_that_event_only(events
     catalog.write_many = lambda collection, writes: [False] * len(writes)  # another writer always first
     try:
         results = events.receive_many([(e["eventType"], e) for e in (
-            offering_event("Create", "2026-01-01T00:00:00Z"), product_event("Create", "2026-01-01T00:00:00Z", "active"))])
+            offering_event("Create", "2026-01-01T00:00:00Z"),
+            product_event("Create", "2026-01-01T00:00:00Z", "active"))])
     finally:
         catalog.write_many = real
     assert isinstance(results[0], Conflict) and results[1] is Outcome.APPLIED

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.factory import own_base_path
 from edge.event_callback import EventCallback, EventSchemas
 from edge.spec.loader import (
     DEFINITIONS,
@@ -20,7 +21,6 @@ from edge.spec.loader import (
     TMF637,
     listener_events,
 )
-from app.factory import own_base_path
 from handlers import catalog_events, inventory_events, ordering_events
 from services.errors import InvalidRequest
 from services.inbound_events import Action, classify, stamp
