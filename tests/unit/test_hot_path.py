@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -206,99 +204,3 @@ def test_bridge_re_raises_the_app_s_error_on_the_loop_and_closes_the_iterable() 
         _drive(bridge, [b""], method="GET")
     bridge.close()
     assert closed == [True]
-
-
-def test_bridge_runs_concurrent_requests_on_at_most_its_threads_in_the_callers_context() -> None:
-    running: list[int] = []
-    most: list[int] = [0]
-    names: set[str] = set()
-    guard = threading.Lock()
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with guard:
-            running.append(1)
-            most[0] = max(most[0], len(running))
-            names.add(threading.current_thread().name)
-        time.sleep(0.02)  # the thread waits, as on MongoDB: the others run meanwhile
-        with guard:
-            running.pop()
-        start_response("200 OK", [("X-Mark", MARK.get())])
-        return [environ["PATH_INFO"].encode()]
-
-    bridge = WSGIBridge(wsgi, threads=3)
-    scope = {"type": "http", "method": "GET", "root_path": "", "query_string": b"", "http_version": "1.1",
-             "scheme": "http", "server": ("127.0.0.1", 80), "client": ("10.0.0.1", 5), "headers": []}
-
-    async def one(n: int) -> list[dict[str, Any]]:
-        MARK.set(f"request {n}")
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await bridge({**scope, "path": f"/r/{n}"}, receive, send)
-        return sent
-
-    async def many() -> list[list[dict[str, Any]]]:
-        return await asyncio.gather(*(one(n) for n in range(12)))
-
-    answers = asyncio.run(many())
-    bridge.close()
-    assert [a[1]["body"] for a in answers] == [f"/r/{n}".encode() for n in range(12)]
-    assert [a[0]["headers"] for a in answers] == [[(b"x-mark", f"request {n}".encode())] for n in range(12)]
-    assert most[0] == 3 and len(names) == 3
-
-
-def test_bridge_close_lets_queued_requests_finish_then_refuses_new_ones() -> None:
-    release = threading.Event()
-    done: list[str] = []
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        release.wait(5)
-        done.append(environ["PATH_INFO"])
-        start_response("204 No Content", [])
-        return []
-
-    bridge = WSGIBridge(wsgi, threads=1)
-
-    async def scenario() -> None:
-        first = bridge.run({"PATH_INFO": "/1"})
-        second = bridge.run({"PATH_INFO": "/2"})  # queued behind the first on the one thread
-        closing = asyncio.get_running_loop().run_in_executor(None, bridge.close)
-        await asyncio.sleep(0.05)
-        assert not closing.done()  # close waits for the requests already handed over
-        release.set()
-        assert (await first)[0] == 204 and (await second)[0] == 204
-        await closing
-        with pytest.raises(RuntimeError, match="closed"):
-            bridge.run({"PATH_INFO": "/3"})
-
-    asyncio.run(scenario())
-    assert done == ["/1", "/2"]
-
-
-def test_bridge_drops_a_request_cancelled_before_a_thread_took_it() -> None:
-    release = threading.Event()
-    done: list[str] = []
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        release.wait(5)
-        done.append(environ["PATH_INFO"])
-        start_response("200 OK", [])
-        return []
-
-    bridge = WSGIBridge(wsgi, threads=1)
-
-    async def scenario() -> None:
-        first = bridge.run({"PATH_INFO": "/1"})
-        second = bridge.run({"PATH_INFO": "/2"})
-        second.cancel()
-        release.set()
-        assert (await first)[0] == 200
-
-    asyncio.run(scenario())
-    bridge.close()
-    assert done == ["/1"]
