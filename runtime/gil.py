@@ -5,9 +5,10 @@ its access line) and hands each one to a Flask thread (edge/wsgi_bridge.py), whi
 every request crosses between them three times (the task's first step, the thread's answer, the task
 resumed), and each crossing is a thread waiting for the GIL. When the other holds it, the waiting
 thread gets it at the next switch request, after CPython's default 5 ms: at 32 connections on one
-worker the requests spent most of their time waiting for the loop (issue 14, tail latency). At
-0.5 ms, for the same CPU per request, GET by id's p99/p50 at 32 connections was lower in 6 of 7 rounds
-measured alternately on a shared machine (README, Benchmarks).
+worker the requests spent three quarters of their time waiting for the loop (issue 14, tail latency).
+0.5 ms makes the turns shorter for the same CPU per request; what it did to GET by id's p99/p50 on the
+shared benchmark machine is in the README (Benchmarks): lower in most alternating rounds, within the
+machine's noise.
 """
 
 from __future__ import annotations
