@@ -22,6 +22,10 @@ from edge import errors
 from edge.apis import Api, add_api
 from edge.context import EXTENSION
 from edge.docs_page import install_docs
+from edge.event_batcher import EventBatcher
+from edge.event_callback import EventSchemas
+from edge.event_intake import EventIntake
+from edge.event_intake import routes as event_routes
 from edge.health import install_health
 from edge.json_codec import FastFlaskJSONProvider, FastJsonifier
 from edge.mcp.endpoint import install_mcp
@@ -54,9 +58,9 @@ def own_base_path(document: VendoredDocument) -> str:
 
 
 def prepare_documents(settings: Settings) -> None:
-    """Read, normalise and validate every mounted document once (cached for the process): the
-    gunicorn master calls it before forking, so workers inherit the result instead of each spending
-    seconds on validation at start."""
+    """Read, normalise and validate every mounted document once, and compile the listener events'
+    schemas (cached for the process): the gunicorn master calls it before forking, so workers inherit
+    the result instead of each spending seconds on it at start."""
     for mount in settings.mount_paths:
         TMF680.normalised(mount)
     TMF680.raw()
@@ -64,7 +68,7 @@ def prepare_documents(settings: Settings) -> None:
         TMF669.normalised(mount)
     TMF669.raw()
     for document, _ in INBOUND:
-        document.normalised(own_base_path(document), only=LISTENER_PREFIX)
+        EventSchemas(document.normalised(own_base_path(document), only=LISTENER_PREFIX)).compile_all()
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> connexion.FlaskApp:
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container = container or build_container(settings)
 
     bridges: list[WSGIBridge] = []  # filled below, once the app exists
+    batcher = EventBatcher(container.inbound_events.receive_many)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         yield
         for each in bridges:
             each.close()
+        batcher.close()  # the events queued are still stored and answered
         container.close()
 
     app = connexion.FlaskApp(
@@ -105,9 +111,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     add_api(app, party_roles, settings.validate_responses)
     inbound.append(party_roles.mounted())
     allowed += errors.allowed_methods(*inbound[-1])
+    listeners: list[tuple[dict[str, Any], str]] = []
     for document, operations in INBOUND:
         api = Api(document, operations, (own_base_path(document),), only=LISTENER_PREFIX)
         inbound.append((add_api(app, api, settings.validate_responses), api.mounts))
+        listeners.append((inbound[-1][0], api.mounts[0]))
         allowed += errors.allowed_methods(*inbound[-1])
     install_health(app)
     install_docs(app, settings.mount_paths)
@@ -121,10 +129,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         install_auth(app, settings, [m for _, mounts in inbound for m in mounts],
                      rights=container.party_roles if settings.role_rights else None)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_ROUTING, max_bytes=settings.max_body_bytes)
+    # after BodyGuard, right before Connexion's routing: the hub's valid events skip Connexion's stack
+    app.add_middleware(EventIntake, position=MiddlewarePosition.BEFORE_ROUTING, routes=event_routes(listeners),
+                       batcher=batcher)
     errors.install(app, allowed)
     install_observability(app, container, settings)
     for spec, mounts in inbound:
         observation(app, spec, mounts).add_api(spec, mounts)
+    observation(app, *inbound[0]).add_pages(party_roles.mounts)  # TMF669's root and docs page
     ensure_system_role(container, settings)
     return app
 

@@ -9,7 +9,9 @@ topics, bundles) into a temporary NDJSON file (deleted at the end unless ``--kee
 embedded mongod (``runtime.embedded_mongo.EmbeddedMongo``, journal on as ``tmf680 serve`` runs it,
 ``--cache-gb`` WiredTiger cache) and measures, each in its own process so peaks do not mix:
 
-1. ``tmf680 history import FILE --json``: documents/s (wall time of the command) and its peak RSS;
+1. ``tmf680 history import FILE --json``: documents/s (wall time of the command) and its peak RSS
+   (``ru_maxrss``: the largest of the command and its parsing worker processes, not their sum); CPU
+   seconds of the command include its workers';
 2. ``tmf680 train``: wall time and peak RSS (``ru_maxrss`` of the command), and the model's metadata
    (read and training seconds);
 3. the per-request holdings lookup (``MongoHistoryRepository.held_offerings``, one indexed query) for
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     n_customers = args.customers or int(FULL_CUSTOMERS * args.scale)
-    result: dict[str, Any] = {"customers": n_customers, "offerings": args.offerings, "scale": args.scale,
+    result: dict[str, Any] = {"customers": n_customers, "offerings": args.offerings,
+                              "scale": None if args.file else args.scale,
                               "cpus": os.cpu_count(), "loadBefore": os.getloadavg()}
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="history-scale-") as tmp:
         work = Path(tmp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -31,7 +31,10 @@ def catalog_import(file: str, replace: bool, as_json: bool) -> None:
     from services.imports import import_catalog, replace_catalog
 
     run = replace_catalog if replace else import_catalog
-    import_file(file, as_json, "catalogue", lambda items, c, bar: run(items, c.catalog, bar), replace)
+    from services.documents import read_documents
+
+    import_file(file, as_json, "catalogue", lambda stream, c, bar: run(read_documents(stream), c.catalog, bar),
+                replace)
 
 
 @catalog.command("sync")
@@ -81,17 +84,15 @@ def sync_from(base_url: str, container: Container, page_size: int = 100, retries
 
 
 def import_file(file: str, as_json: bool, label: str,
-                 run: Callable[[Iterator[Any], Container, Callable[[int], Any]], ImportReport],
-                 replace: bool = False, fast: bool = False) -> None:
-    """Read FILE with line numbers, import it with a progress bar, print the summary; exit 1 when
-    nothing in a non-empty file could be imported, or when a replacing import took nothing away
-    because of rejected documents. ``fast``: see ``read_documents``."""
-    from services.documents import read_documents
-
+                run: Callable[[Any, Container, Callable[[int], Any]], ImportReport],
+                replace: bool = False, binary: bool = False) -> None:
+    """Import FILE (a text stream, or a ``binary`` one) with a progress bar, print the summary;
+    exit 1 when nothing in a non-empty file could be imported, or when a replacing import took
+    nothing away because of rejected documents."""
     settings = common.settings()
-    stream = common.open_input(file)
+    stream = common.open_binary(file) if binary else common.open_input(file)
     with common.container(settings) as container, stream, common.progress(label) as bar:
-        report = run(read_documents(stream, fast), container, bar.update)
+        report = run(stream, container, bar.update)
     common.report(report, as_json)
     if report.read and not any(report.written.values()):
         raise SystemExit(1)

@@ -31,11 +31,25 @@ def open_input(path: str) -> IO[str]:
     """A text stream of FILE (``-`` for stdin; ``.gz`` files are decompressed)."""
     if path == "-":
         return sys.stdin
-    if not Path(path).is_file():
-        raise click.BadParameter(f"no such file: {path}", param_hint="FILE")
+    _check_file(path)
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """A binary stream of FILE (as ``open_input``)."""
+    if path == "-":
+        return sys.stdin.buffer
+    _check_file(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _check_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint="FILE")
 
 
 @contextlib.contextmanager

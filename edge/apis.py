@@ -2,7 +2,7 @@
 
 Every API the server exposes goes through ``add_api``: the document (normalised by ``edge.spec.loader``
 for the mount), its operationId → handler table (``handlers.<api>.OPERATIONS``), and the document as
-applied, served at ``<mount>/openapi.json``.
+applied, served at ``<mount>/openapi.json``; a whole API's root (``GET <mount>``) describes it (``edge.api_root``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import connexion
 from connexion.resolver import Resolver
 
+from edge.api_root import install_root
 from edge.event_callback import EventCallback
 from edge.spec.loader import EVENT_CALLBACK_OPERATION, VendoredDocument
 
@@ -62,6 +63,8 @@ def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> dict
             validate_responses=validate_responses,
         )
         _serve_document(app, spec, mount)
+        if api.only is None:  # a whole API (not another component's listeners): its root answers
+            install_root(app, api.document, spec, mount)
     return spec
 
 

@@ -1,8 +1,8 @@
 """Optional OAuth2 bearer-token authentication at the ASGI edge (``TMF680_AUTH=jwt``).
 
 Every request to a path under an API mount needs ``Authorization: Bearer <JWT>``, except the
-mount's ``docs`` page and ``openapi.json``; ``/health/*`` and ``/metrics`` are outside the mounts
-and stay open for probes and scrapers. The token is checked with PyJWT before Connexion routes,
+mount's root (``edge.api_root``), ``docs`` page and ``openapi.json``; ``/health/*`` and ``/metrics``
+are outside the mounts and stay open for probes and scrapers. The token is checked with PyJWT before Connexion routes,
 parses or validates anything (so an anonymous caller cannot make the server read a large body):
 
 - signature with a key of the issuer's JWKS (a file read at start-up, or a URL fetched and cached
@@ -40,6 +40,8 @@ import jwt
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edge.api_root import root_paths
+from edge.auth_settings import AuthSettings
 from edge.context import PARTY_SCOPE_KEY
 from edge.errors import RequestRejected
 
@@ -56,39 +58,6 @@ _SYMMETRIC = "oct"
 
 class JwksError(ValueError):
     """A JWKS file that cannot verify anything (unreadable, not JSON, no usable key): the server must not start."""
-
-
-class AuthSettings(Protocol):
-    """The settings authentication is built from (``app.settings.Settings`` provides them)."""
-
-    @property
-    def auth(self) -> str: ...
-    @property
-    def auth_jwks(self) -> str: ...
-    @property
-    def auth_jwks_cache_s(self) -> int: ...
-    @property
-    def auth_issuer(self) -> str: ...
-    @property
-    def auth_audience(self) -> tuple[str, ...]: ...
-    @property
-    def auth_algorithms(self) -> tuple[str, ...]: ...
-    @property
-    def auth_leeway_s(self) -> int: ...
-    @property
-    def auth_read_scope(self) -> str: ...
-    @property
-    def auth_write_scope(self) -> str: ...
-    @property
-    def auth_party_claim(self) -> str: ...
-    @property
-    def restrict_to_party(self) -> bool: ...
-    @property
-    def mount_paths(self) -> tuple[str, ...]: ...
-    @property
-    def role_rights(self) -> bool: ...
-    @property
-    def auth_roles_claim(self) -> str: ...
 
 
 class RoleRights(Protocol):
@@ -320,8 +289,8 @@ class AccessPolicy:
                    party_claim: str | None = None, roles_claim: str | None = None) -> AccessPolicy:
         prefixes = tuple(m.rstrip("/") for m in mounts)
         public = set(ALWAYS_PUBLIC)
-        for prefix in prefixes:  # edge.docs_page and app.factory._serve_document
-            public.update({f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/docs/"})
+        for prefix in prefixes:  # edge.docs_page, edge.apis._serve_document and edge.api_root
+            public.update({f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/docs/", *root_paths(prefix)})
         return cls(prefixes, frozenset(public), tuple(f"{p}/docs/static/" for p in prefixes),
                    read_scope, write_scope, party_claim, roles_claim)
 

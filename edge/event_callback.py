@@ -8,10 +8,14 @@ here the body is validated against that event's own schema from the document, th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import fastjsonschema
+import orjson
 from connexion.json_schema import Draft4RequestValidator
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
@@ -19,33 +23,81 @@ from edge.spec.loader import DEFINITIONS, listener_events
 from services.errors import InvalidRequest
 
 
+class EventSchemas:
+    """Each listener event's body validator, from the document's own definition of that event
+    (``ProductCreateEvent``), inlined and compiled once, on first use.
+
+    ``__call__`` gives jsonschema's validator (the one whose errors clients read); ``is_valid`` the
+    same schema compiled to Python by fastjsonschema, about ten times faster, for the hot path. It
+    checks formats with jsonschema's own format checker, fills in no defaults and reads Connexion's
+    extensions (``x-nullable``, ``readOnly``) not at all: it may refuse an event jsonschema takes,
+    never the reverse, and what it refuses goes to the full validation."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.events = listener_events(spec)
+        self._definitions = spec.get("definitions", {})
+        self._validators: dict[str, Draft4Validator] = {}
+        self._compiled: dict[str, Callable[[Any], Any]] = {}
+
+    def _schema(self, event_type: str) -> dict[str, Any]:
+        return {**inline(self._definitions[event_type], self._definitions, (event_type,)),
+                "definitions": self._definitions}
+
+    def __call__(self, event_type: str) -> Draft4Validator:
+        validator = self._validators.get(event_type)
+        if validator is None:
+            validator = Draft4RequestValidator(self._schema(event_type), format_checker=_FORMATS)
+            self._validators[event_type] = validator
+        return validator
+
+    def is_valid(self, event_type: str, event: Any) -> bool:
+        compiled = self._compiled.get(event_type)
+        if compiled is None:
+            compiled = self._compiled[event_type] = _compile(orjson.dumps(self._schema(event_type),
+                                                                          option=orjson.OPT_SORT_KEYS))
+        try:
+            compiled(event)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    def compile_all(self) -> None:
+        """Compile every event's schema now (a second or so each on a busy machine): the gunicorn
+        master does it before it forks, so no worker compiles one on its event loop."""
+        for event_type in self.events:
+            self.is_valid(event_type, None)
+
+
+@functools.cache
+def _compile(schema: bytes) -> Callable[[Any], Any]:
+    """The compiled validator of a schema (its JSON text), kept for the process and its forks."""
+    return fastjsonschema.compile(orjson.loads(schema), formats=_COMPILED_FORMATS, use_default=False,
+                                  detailed_exceptions=False)
+
+
+_FORMATS = Draft4Validator.FORMAT_CHECKER
+# every format fastjsonschema knows, checked as jsonschema checks it (or not at all, as jsonschema)
+_COMPILED_FORMATS: dict[str, Callable[[Any], bool]] = {
+    name: functools.partial(_FORMATS.conforms, format=name) if name in _FORMATS.checkers else (lambda _: True)
+    for name in (*CodeGeneratorDraft04.FORMAT_REGEXS, *_FORMATS.checkers)}
+
+
 class EventCallback:
     """The handler of the event callback operation: validate by ``eventType``, then dispatch."""
 
     def __init__(self, spec: dict[str, Any], resolve: Callable[[str], Callable[..., Any]]) -> None:
-        self._events = listener_events(spec)
+        self._schemas = EventSchemas(spec)
         self._resolve = resolve
-        self._definitions = spec.get("definitions", {})
-        self._validators: dict[str, Draft4Validator] = {}
-
-    def _validator(self, event_type: str) -> Draft4Validator:
-        validator = self._validators.get(event_type)
-        if validator is None:
-            schema = {**inline(self._definitions[event_type], self._definitions, (event_type,)),
-                      "definitions": self._definitions}
-            validator = Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-            self._validators[event_type] = validator
-        return validator
 
     def __call__(self, data: dict[str, Any]) -> Any:
         event_type = str(data.get("eventType"))
-        if event_type not in self._events:  # routing checked it; a handler called directly did not
+        if event_type not in self._schemas.events:  # routing checked it; a handler called directly did not
             raise InvalidRequest(f"unknown eventType {event_type!r}")
-        error = best_match(self._validator(event_type).iter_errors(data))
+        error = best_match(self._schemas(event_type).iter_errors(data))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "the body"
             raise InvalidRequest(f"not a valid {event_type}: {error.message} (at {where})")
-        return self._resolve(self._events[event_type][1])(data=data)
+        return self._resolve(self._schemas.events[event_type][1])(data=data)
 
 
 def inline(schema: Any, definitions: dict[str, Any], stack: tuple[str, ...] = ()) -> Any:

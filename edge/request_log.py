@@ -23,11 +23,14 @@ not secrets), ``operation``, ``status``, ``duration_ms``, ``request_id``, ``corr
 (when known) and ``client``. The query string, headers (``Authorization`` among them) and bodies
 are never logged.
 
-``correlationId`` is the query's id, as events carry it: an incoming ``X-Correlation-ID``
-header if it is a sane token; else, for ``retrieveQueryProductRecommendation`` the ``{id}`` of
-the path, and for a ``createQueryProductRecommendation`` answered 201 the last segment of its
-``Location`` header (the new query's id) — no body is read or parsed for it. The listener
-operations carry a correlationId inside their body; it is not logged.
+``correlationId`` is the resource's id, as events carry it: an incoming ``X-Correlation-ID``
+header if it is a sane token; else, in every mounted API, for an operation on one resource
+(``GET``, ``PATCH``, ``DELETE /<resource>/{id}``: ``retrieveQueryProductRecommendation``,
+``retrievePartyRole``, ...) the ``{id}`` of the path, and for a create (``POST /<resource>``)
+answered 201 the last segment of its ``Location`` header (the new resource's id) — no body is read
+or parsed for it. Which operations these are is read from each document's paths. Hub
+subscriptions are no resource an event names (no correlationId); the listener operations carry a
+correlationId inside their body, which is not logged.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ from connexion.middleware import MiddlewarePosition
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.api_root import OPERATION as API_ROOT
+from edge.api_root import root_paths
+
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tmf680.access")
 
@@ -58,8 +64,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_HEADER = "X-Correlation-ID"
 UNMATCHED = "unmatched"
 CLIENT_CLOSED = 499  # the client went away before any response was started (nginx's convention)
-CREATE_OPERATION = "createQueryProductRecommendation"
-RETRIEVE_OPERATION = "retrieveQueryProductRecommendation"
+UNCORRELATED = frozenset({"hub", "listener"})  # first path segments whose ids are no resource's
 MAX_RAW_PATH = 256
 _TOKEN = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -115,6 +120,8 @@ class RouteTable:
 
     def __init__(self, document: Mapping[str, Any], mounts: Iterable[str]) -> None:
         self.templates: dict[str, str] = {}
+        self.creates: set[str] = set()  # POST /<resource>: the new resource's id is in its Location
+        self.by_id: set[str] = set()  # GET, PATCH, DELETE /<resource>/{id}: the path names the resource
         self._routes: tuple[_Route, ...] = ()
         self.add(document, mounts)
 
@@ -131,12 +138,22 @@ class RouteTable:
                 if not operation_id:
                     continue
                 self.templates[operation_id] = template
+                self._note_correlation(operation_id, method, template)
                 for mount in mounts:
                     regex = re.compile("^" + re.escape(mount.rstrip("/")) + pattern + "$")
                     routes.append(_Route(method.upper(), regex, operation_id, mount.rstrip("/")))
                     if method == "get":
                         routes.append(_Route("HEAD", regex, operation_id, mount.rstrip("/")))
         self._routes = tuple(routes)
+
+    def _note_correlation(self, operation_id: str, method: str, template: str) -> None:
+        segments = template.strip("/").split("/")
+        if segments[0] in UNCORRELATED:
+            return
+        if method == "post" and len(segments) == 1:
+            self.creates.add(operation_id)
+        elif method in {"get", "patch", "delete"} and segments[1:] == ["{id}"]:
+            self.by_id.add(operation_id)
 
     def match(self, method: str, path: str) -> tuple[str, str] | None:
         """(operationId, mount) of the operation ``method path`` addresses, or None."""
@@ -165,6 +182,16 @@ class Observation:
         for mount in mounts:
             self.static_routes[f"{mount.rstrip('/')}/openapi.json"] = "openapi"
 
+    def add_pages(self, mounts: Iterable[str]) -> None:
+        """The pages a whole API's mounts serve besides its operations: the root (``edge.api_root``)
+        and the docs page (``edge.docs_page``: ``<mount>/docs``, ``docs/`` and ``docs/static/<name>``)."""
+        for mount in mounts:
+            prefix = mount.rstrip("/")
+            self.static_routes.update(dict.fromkeys(root_paths(mount), API_ROOT))
+            self.static_routes[f"{prefix}/docs"] = "docs"
+            self.static_routes[f"{prefix}/docs/"] = "docs"
+            self.static_prefixes.append((f"{prefix}/docs/static/", "docs", f"{prefix}/docs/static/{{name}}"))
+
     def resolve(self, info: RequestInfo) -> None:
         """Set ``operation``, ``path`` and ``correlation_id`` from what the middlewares saw."""
         operation_id, mount = info.operation_id, info.mount
@@ -186,9 +213,9 @@ class Observation:
                     break
         info.correlation_id = info.correlation_header
         if info.correlation_id is None and info.routed:
-            if info.operation == RETRIEVE_OPERATION:
+            if info.operation in self.routes.by_id:
                 info.correlation_id = sane_token(info.path_id)
-            elif info.operation == CREATE_OPERATION and info.status == 201 and info.location:
+            elif info.operation in self.routes.creates and info.status == 201 and info.location:
                 info.correlation_id = sane_token(info.location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
 
     def finish(self, info: RequestInfo) -> None:
@@ -311,12 +338,8 @@ def observation(app: Any, document: Mapping[str, Any], mounts: Iterable[str]) ->
     found = Observation(RouteTable(document, mounts))
     found.static_routes.update({"/health/live": "health_live", "/health/ready": "health_ready"})  # edge.health
     for mount in mounts:
-        prefix = mount.rstrip("/")
-        found.static_routes[f"{prefix}/openapi.json"] = "openapi"
-        # edge.docs_page: <mount>/docs, <mount>/docs/ and <mount>/docs/static/<name>
-        found.static_routes[f"{prefix}/docs"] = "docs"
-        found.static_routes[f"{prefix}/docs/"] = "docs"
-        found.static_prefixes.append((f"{prefix}/docs/static/", "docs", f"{prefix}/docs/static/{{name}}"))
+        found.static_routes[f"{mount.rstrip('/')}/openapi.json"] = "openapi"
+    found.add_pages(mounts)
     app.add_middleware(ObserveRequests, position=MiddlewarePosition.BEFORE_EXCEPTION, observation=found)
     app.add_middleware(NoteOperation, position=MiddlewarePosition.BEFORE_VALIDATION)
     extensions[EXTENSION] = found

@@ -51,7 +51,48 @@ def read_documents(stream: IO[str], fast: bool = False) -> Iterator[Item]:
         yield from _line(number, raw, fast)
 
 
-def _parses(text: str) -> bool:
+def sniff_ndjson(stream: IO[bytes]) -> tuple[bool, bytes]:
+    """Whether a binary stream is NDJSON (as ``read_documents`` tells), and the bytes read to tell:
+    they start ``line_blocks`` or, for a JSON array or object, ``read_whole``."""
+    head: list[bytes] = []
+    for raw in stream:
+        head.append(raw)
+        if raw.strip():
+            break
+    first = head[-1].strip() if head else b""
+    whole = first.startswith(b"[") or (first.startswith(b"{") and not _parses(first))
+    return not whole, b"".join(head)
+
+
+def line_blocks(head: bytes, stream: IO[bytes], block_bytes: int = 1 << 19) -> Iterator[tuple[int, bytes]]:
+    """NDJSON as blocks of whole lines of about ``block_bytes``: (number of the block's first line,
+    the lines), so that workers can parse them; the lines themselves are not split here."""
+    number, carry = 1, head
+    while chunk := stream.read(block_bytes):
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut:]
+        yield number, block
+        number += block.count(b"\n")
+    if carry:
+        yield number, carry
+
+
+def block_documents(number: int, block: bytes) -> Iterator[Item]:
+    """The documents of one ``line_blocks`` block, as ``read_documents(fast=True)`` reads them."""
+    for offset, raw in enumerate(block.split(b"\n")):
+        yield from _line(number + offset, raw, True)
+
+
+def read_whole(text: str | bytes) -> Iterator[Item]:
+    """The documents of a JSON array or object read whole (see ``read_documents``)."""
+    return _whole(text)
+
+
+def _parses(text: str | bytes) -> bool:
     try:
         json.loads(text)
     except ValueError:
@@ -75,7 +116,7 @@ def _expand(number: int, value: Any) -> Iterator[Item]:
     yield number, value
 
 
-def _line(number: int, raw: str, fast: bool) -> Iterator[Item]:
+def _line(number: int, raw: str | bytes, fast: bool) -> Iterator[Item]:
     value: Any = _MISSING
     if fast:
         with contextlib.suppress(orjson.JSONDecodeError):  # a blank line, or an error worded below
@@ -95,7 +136,7 @@ def _line(number: int, raw: str, fast: bool) -> Iterator[Item]:
     yield from _expand(number, value)
 
 
-def _whole(text: str) -> Iterator[Item]:
+def _whole(text: str | bytes) -> Iterator[Item]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -7,6 +7,7 @@ Products of any status and orders that were not cancelled/rejected are training 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,14 +48,31 @@ _SEPARATORS = str.maketrans("", "", " -_")
 
 def _token(value: Any) -> str:
     """Lower case without separators: ``"Pending-Active"`` and ``"pendingActive"`` read alike."""
+    if isinstance(value, str):
+        return _str_token(value)
     return str(value or "").lower().translate(_SEPARATORS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _str_token(value: str) -> str:
+    """Statuses, roles and types are a few words repeated over millions of documents."""
+    return value.lower().translate(_SEPARATORS)
+
+
+# dates repeat too (a day's products share a start date); a miss costs one dictionary entry
+_parse_date_time = functools.lru_cache(maxsize=1 << 16)(parse_date_time)
+
+
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the abstract class check for the parsed JSON's dicts."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def customer_ids(parties: Any) -> tuple[str, ...]:
     """The ids of the parties playing a customer role (every party if none has a role)."""
     if not isinstance(parties, list):
         return ()
-    valid = [p for p in parties if isinstance(p, Mapping) and p.get("id") not in (None, "")]
+    valid = [p for p in parties if _is_mapping(p) and p.get("id") not in (None, "")]
     customers = [p for p in valid
                  if _token(p.get("role")) in CUSTOMER_ROLES or _token(p.get("@referredType")) == "customer"]
     chosen = customers or [p for p in valid if not p.get("role")]
@@ -65,14 +83,14 @@ def _date(doc: Mapping[str, Any], key: str) -> datetime | None:
     value = doc.get(key)
     if value in (None, ""):
         return None
-    parsed = parse_date_time(str(value))
+    parsed = _parse_date_time(str(value))
     if parsed is None:
         raise HistoryError(f"{key} is not an RFC 3339 date-time: {value!r}")
     return parsed
 
 
 def _ref_id(value: Any) -> str | None:
-    if isinstance(value, Mapping) and value.get("id") not in (None, ""):
+    if _is_mapping(value) and value.get("id") not in (None, ""):
         return str(value["id"])
     return None
 
@@ -111,7 +129,7 @@ def _order(doc: Mapping[str, Any]) -> HistoryRecord:
         raise HistoryError("productOrder has no productOrderItem")
     pairs: list[tuple[str, str]] = []
     for position, item in enumerate(items, 1):
-        if not isinstance(item, Mapping):
+        if not _is_mapping(item):
             continue
         offering = _ref_id(item.get("productOffering")) or _ref_id((item.get("product") or {}).get("productOffering"))
         if offering and _token(item.get("action") or "add") != "delete":

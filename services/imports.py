@@ -141,6 +141,18 @@ def import_catalog(items: Iterable[Item], store: CatalogStore, progress: Progres
     return report
 
 
+def history_records(items: Iterable[Item], report: ImportReport,
+                    progress: Progress | None = None) -> Iterator[tuple[HistoryRecord, dict[str, Any]]]:
+    """(record, document) of every usable TMF637/TMF622 document; the others go to ``report``."""
+    for line, _, document in _documents(items, report, progress):
+        try:
+            record = parse_history(document)
+        except (HistoryError, TypeError, AttributeError) as exc:
+            report.errors.append(BadLine(line, str(exc)))
+            continue
+        yield record, document
+
+
 def import_history(items: Iterable[Item], store: HistoryStore, progress: Progress | None = None,
                    batch: int = HISTORY_BATCH, in_flight: int = IN_FLIGHT, source: str | None = None,
                    run: str | None = None) -> ImportReport:
@@ -171,12 +183,7 @@ def import_history(items: Iterable[Item], store: HistoryStore, progress: Progres
                 settle(in_flight)
 
         try:
-            for line, _, document in _documents(items, report, progress):
-                try:
-                    record = parse_history(document)
-                except (HistoryError, TypeError, AttributeError) as exc:
-                    report.errors.append(BadLine(line, str(exc)))
-                    continue
+            for record, document in history_records(items, report, progress):
                 key = (record.kind, record.id)
                 if key in unsettled:  # the same document again: write what came before it first
                     flush()
@@ -194,17 +201,17 @@ def import_history(items: Iterable[Item], store: HistoryStore, progress: Progres
 def replace_catalog(items: Iterable[Item], store: ReplaceableCatalog, progress: Progress | None = None,
                     batch: int = BATCH) -> ImportReport:
     """Import, then retire the offerings and delete the categories the file did not hold."""
-    return _replacing(lambda run: import_catalog(items, store, progress, batch, run=run), store.retire_absent)
+    return replacing(lambda run: import_catalog(items, store, progress, batch, run=run), store.retire_absent)
 
 
 def replace_history(items: Iterable[Item], store: ReplaceableHistory, progress: Progress | None = None,
                     batch: int = HISTORY_BATCH) -> ImportReport:
     """Import, then delete the products and orders the file did not hold."""
-    return _replacing(lambda run: import_history(items, store, progress, batch, run=run),
-                      lambda run, started: {"removed": store.remove_absent(run, started)})
+    return replacing(lambda run: import_history(items, store, progress, batch, run=run),
+                     lambda run, started: {"removed": store.remove_absent(run, started)})
 
 
-def _replacing(run_import: Callable[[str], ImportReport],
+def replacing(run_import: Callable[[str], ImportReport],
                take_away: Callable[[str, datetime], dict[str, int]]) -> ImportReport:
     """One import marked as a run; once every document of it was written, what it left out goes."""
     run, started = uuid.uuid4().hex, datetime.now(UTC)

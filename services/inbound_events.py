@@ -24,7 +24,7 @@ import`` have no stamp: the first event for them applies.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 from recommender.documents import Category, ProductOffering
 from services.dates import parse_date_time
-from services.errors import Conflict, InvalidRequest
+from services.errors import Conflict, DomainError, InvalidRequest
 from services.history import ORDER, PRODUCT, HistoryError, HistoryRecord, parse_history
-from services.ports import Document, Stamped
+from services.ports import CatalogWrite, Document, HistoryWrite, Stamped
 
 CATEGORY = "category"
 PRODUCT_OFFERING = "productOffering"
@@ -55,20 +55,17 @@ class Outcome(Enum):
 
 
 class CatalogEventStore(Protocol):
-    def current(self, collection: str, resource_id: str) -> Stamped | None: ...
+    def current_many(self, collection: str, resource_ids: Sequence[str]) -> dict[str, Stamped]: ...
 
-    def write(self, collection: str, resource_id: str, document: dict[str, Any], *, deleted: bool, stamp: str,
-              expected: Stamped | None) -> bool: ...
-
+    def write_many(self, collection: str, writes: Sequence[CatalogWrite]) -> list[bool]: ...
 
 
 class HistoryEventStore(Protocol):
-    def current(self, kind: str, resource_id: str) -> Stamped | None: ...
+    def current_many(self, kind: str, resource_ids: Sequence[str]) -> dict[str, Stamped]: ...
 
-    def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
-              stamp: str, expected: Stamped | None) -> bool: ...
+    def write_many(self, kind: str, writes: Sequence[HistoryWrite]) -> list[bool]: ...
 
-    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool: ...
+    def put_many_if_newer(self, items: Sequence[tuple[HistoryRecord, dict[str, Any], str]]) -> list[bool]: ...
 
 
 @dataclass(frozen=True)
@@ -131,6 +128,19 @@ def stamp(resource: dict[str, Any], event: dict[str, Any], action: Action, recei
                      "1" if action is Action.DELETE else "0"))
 
 
+@dataclass(frozen=True)
+class _Change:
+    """One parsed event: its resource, what happens to it, and its stamp. ``whole_history``: a TMF637
+    product or TMF622 order create (record, document), written without reading what is stored."""
+
+    target: Target
+    action: Action
+    resource_id: str
+    resource: dict[str, Any]
+    key: str
+    whole_history: tuple[HistoryRecord, dict[str, Any]] | None
+
+
 class InboundEvents:
     """Applies received TMF620/TMF637/TMF622 events to the catalogue and the customer history."""
 
@@ -143,54 +153,151 @@ class InboundEvents:
     def receive(self, event_type: str, event: dict[str, Any]) -> Outcome:
         """Apply one event (already valid for its document's schema). ``InvalidRequest`` when it cannot
         be applied (no resource id, a resource the engine cannot read); nothing is changed then."""
+        [result] = self.receive_many([(event_type, event)])
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def receive_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> list[Outcome | DomainError]:
+        """``receive`` for each (event type, event), in one go: the creates of TMF637 products and TMF622 orders (most
+        of the traffic) are written by one bulk write, the other events one by one after them (a create is written
+        whole, without reading what is stored). Per event, its outcome or the domain error ``receive`` would have
+        raised; an event's error changes nothing and does not stop the others."""
+        results: list[Outcome | DomainError] = []
+        changes: list[_Change | None] = []
+        for event_type, event in events:
+            try:
+                change = self._parse(event_type, event)
+            except DomainError as exc:
+                results.append(exc)
+                changes.append(None)
+                continue
+            results.append(Outcome.IGNORED)
+            changes.append(change)
+        creates = [(k, change.whole_history[0], change.whole_history[1], change.key)
+                   for k, change in enumerate(changes) if change is not None and change.whole_history is not None]
+        if creates:
+            written: list[Outcome | DomainError]
+            try:
+                written = [Outcome.APPLIED if w else Outcome.STALE for w in
+                           self._history.put_many_if_newer([(record, doc, key) for _, record, doc, key in creates])]
+            except DomainError as exc:  # the store failed them all (unavailable): each event gets the error
+                written = [exc] * len(creates)
+            for (k, *_), result in zip(creates, written, strict=True):
+                results[k] = result
+        self._apply_many([(k, change) for k, change in enumerate(changes)
+                          if change is not None and change.whole_history is None], results)
+        return results
+
+    def _parse(self, event_type: str, event: dict[str, Any]) -> _Change | None:
+        """What the event changes, checked, before anything is read or written; None when ignored."""
         sent = event.get("eventType")
         if sent not in (None, event_type):
             raise InvalidRequest(f"this listener receives {event_type}, not {sent!r}")
         kind = classify(event_type)
         if kind is None:
-            return Outcome.IGNORED
+            return None
         target, action = kind
         payload = event.get("event")
         resource = payload.get(target.resource) if isinstance(payload, dict) else None
         if not isinstance(resource, dict) or resource.get("id") in (None, ""):
             raise InvalidRequest(f"{event_type} has no event.{target.resource}.id")
-        resource_id = str(resource["id"])
         key = stamp(resource, event, action, self._clock())
-        if action is Action.CREATE and target.history:  # the whole resource: one conditional upsert, no read
-            record = _history_record(target.history, dict(resource))
-            return Outcome.APPLIED if self._history.put_if_newer(record, dict(resource), key) else Outcome.STALE
+        whole = None
+        if action is Action.CREATE and target.history:
+            whole = (_history_record(target.history, dict(resource)), dict(resource))
+        return _Change(target, action, str(resource["id"]), resource, key, whole)
+
+    def _apply_many(self, pending: list[tuple[int, _Change]], results: list[Outcome | DomainError]) -> None:
+        """Changes, deletes and catalogue creates (``results[k]`` for the k-th): read what is stored
+        for all of them at once, merge, and write those still as read in one bulk write per target;
+        one whose resource changed in between is read and decided again (optimistic concurrency,
+        no lock). Two events for one resource go in turn, one per round."""
         for _ in range(_ATTEMPTS):
-            stored = self._current(target, resource_id)
-            if stored is not None and stored.stamp is not None and key <= stored.stamp:
-                return Outcome.STALE
-            if self._write(target, action, resource_id, resource, key, stored):
-                return Outcome.APPLIED
-        raise Conflict(f"{target.resource} {resource_id} kept changing while this event was applied; send it again")
+            if not pending:
+                return
+            rounds: dict[Target, list[tuple[int, _Change]]] = {}
+            later: list[tuple[int, _Change]] = []
+            seen: set[tuple[str, str]] = set()
+            for k, change in pending:
+                resource = (change.target.resource, change.resource_id)
+                (later if resource in seen else rounds.setdefault(change.target, [])).append((k, change))
+                seen.add(resource)
+            for target, items in rounds.items():
+                try:
+                    later += self._round(target, items, results)
+                except DomainError as exc:  # the store failed (unavailable): each of these events gets it
+                    for k, _ in items:
+                        results[k] = exc
+            pending = sorted(later, key=lambda item: item[0])
+        for k, change in pending:
+            results[k] = Conflict(f"{change.target.resource} {change.resource_id} kept changing while this event "
+                                  "was applied; send it again")
 
-    def _current(self, target: Target, resource_id: str) -> Stamped | None:
+    def _round(self, target: Target, items: list[tuple[int, _Change]],
+               results: list[Outcome | DomainError]) -> list[tuple[int, _Change]]:
+        """One read and one write for ``items`` (distinct resources of ``target``); returns those
+        whose resource changed between the two."""
         if target.catalog:
-            return self._catalog.current(target.catalog, resource_id)
-        assert target.history
-        return self._history.current(target.history, resource_id)
-
-    def _write(self, target: Target, action: Action, resource_id: str, resource: Document, key: str,
-               stored: Stamped | None) -> bool:
-        base = stored.document if stored is not None and not stored.deleted else None
-        if action is Action.DELETE:
-            document = {**(base or {}), **resource}
-        elif action is Action.CHANGE and base is not None:
-            document = {**base, **resource}  # a change event may carry only the changed attributes
+            stored = self._catalog.current_many(target.catalog, [change.resource_id for _, change in items])
         else:
-            document = dict(resource)
-        deleted = action is Action.DELETE
-        if target.catalog:
-            if not deleted:
-                _check_catalog(target.catalog, document)
-            return self._catalog.write(target.catalog, resource_id, document, deleted=deleted, stamp=key,
-                                       expected=stored)
-        assert target.history
-        record = None if deleted else _history_record(target.history, document)
-        return self._history.write(target.history, resource_id, record, document, stamp=key, expected=stored)
+            assert target.history
+            stored = self._history.current_many(target.history, [change.resource_id for _, change in items])
+        to_write: list[tuple[int, _Change, Document, Stamped | None]] = []
+        for k, change in items:
+            before = stored.get(change.resource_id)
+            if before is not None and before.stamp is not None and change.key <= before.stamp:
+                results[k] = Outcome.STALE
+                continue
+            base = before.document if before is not None and not before.deleted else None
+            if change.action is Action.DELETE:
+                document = {**(base or {}), **change.resource}
+            elif change.action is Action.CHANGE and base is not None:
+                document = {**base, **change.resource}  # a change event may carry only the changed attributes
+            else:
+                document = dict(change.resource)
+            to_write.append((k, change, document, before))
+        written = self._write_many(target, to_write, results)
+        again = []
+        for (k, change, _, _), done in zip(to_write, written, strict=True):
+            if done is None:
+                continue  # not writable (results[k] says why)
+            if done:
+                results[k] = Outcome.APPLIED
+            else:
+                again.append((k, change))
+        return again
+
+    def _write_many(self, target: Target, to_write: list[tuple[int, _Change, Document, Stamped | None]],
+                    results: list[Outcome | DomainError]) -> list[bool | None]:
+        """Per item: written, not written (changed since read), or None (invalid: ``results`` has it)."""
+        out: list[bool | None] = [None] * len(to_write)
+        catalog: list[tuple[int, CatalogWrite]] = []
+        history: list[tuple[int, HistoryWrite]] = []
+        for n, (k, change, document, before) in enumerate(to_write):
+            deleted = change.action is Action.DELETE
+            try:
+                if target.catalog:
+                    if not deleted:
+                        _check_catalog(target.catalog, document)
+                    catalog.append((n, CatalogWrite(change.resource_id, document, deleted, change.key, before)))
+                else:
+                    assert target.history
+                    record = None if deleted else _history_record(target.history, document)
+                    history.append((n, HistoryWrite(change.resource_id, record, document, change.key, before)))
+            except DomainError as exc:
+                results[k] = exc
+        if catalog:
+            assert target.catalog
+            for (n, _), done in zip(catalog, self._catalog.write_many(target.catalog, [w for _, w in catalog]),
+                                    strict=True):
+                out[n] = done
+        if history:
+            assert target.history
+            for (n, _), done in zip(history, self._history.write_many(target.history, [w for _, w in history]),
+                                    strict=True):
+                out[n] = done
+        return out
 
 
 def _check_catalog(collection: str, document: Document) -> None:

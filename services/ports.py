@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from services.history import HistoryRecord
 from services.list_query import ListQuery
 
 Document = dict[str, Any]
@@ -25,6 +26,30 @@ class Stamped:
     document: Document
     stamp: str | None
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class CatalogWrite:
+    """An offering or category to store (or retire: ``deleted``) with its ``stamp``, if what is
+    stored is still ``expected`` (None: nothing is stored)."""
+
+    resource_id: str
+    document: Document
+    deleted: bool
+    stamp: str
+    expected: Stamped | None
+
+
+@dataclass(frozen=True)
+class HistoryWrite:
+    """A product or order to store (``record`` None: removed, a tombstone) with its ``stamp``, if
+    what is stored is still ``expected`` (None: nothing is stored)."""
+
+    resource_id: str
+    record: HistoryRecord | None
+    document: Document
+    stamp: str
+    expected: Stamped | None
 
 
 @dataclass(frozen=True)

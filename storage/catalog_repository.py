@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 
-from services.ports import CatalogChanges, Stamped
+from services.ports import CatalogChanges, CatalogWrite, Stamped
 from storage.codec import decode, encode
-from storage.mongo import COUNTERS, SOURCE, next_count, stamped_write, tagged_update, translate_errors
+from storage.mongo import COUNTERS, SOURCE, next_count, stamped_write_many, tagged_update, translate_errors
 
 OFFERINGS = "productOffering"
 CATEGORIES = "category"
@@ -57,23 +57,28 @@ class MongoCatalogRepository:
         return len(ops)
 
     @translate_errors
-    def current(self, collection: str, resource_id: str) -> Stamped | None:
-        """The stored document (a tombstone too) with its stamp, or None."""
+    def current_many(self, collection: str, resource_ids: Sequence[str]) -> dict[str, Stamped]:
+        """The stored documents (tombstones too) with their stamps, by id; absent ones left out."""
         assert collection in (OFFERINGS, CATEGORIES)
-        doc = self._db[collection].find_one({"id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
-        if doc is None:
-            return None
-        return Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted")))
+        found = self._db[collection].find({"id": {"$in": [str(i) for i in resource_ids]}},
+                                          {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
+        return {doc["id"]: Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
+
+    def current(self, collection: str, resource_id: str) -> Stamped | None:
+        return self.current_many(collection, [resource_id]).get(resource_id)
 
     @translate_errors
-    def write(self, collection: str, resource_id: str, document: dict[str, Any], *, deleted: bool, stamp: str,
-              expected: Stamped | None) -> bool:
-        """Store (or retire) one document if it is still as ``expected`` was read; False otherwise."""
+    def write_many(self, collection: str, writes: Sequence[CatalogWrite]) -> list[bool]:
+        """Store (or retire) each document if it is still as ``expected`` was read, all under one new
+        catalogue version; per write, whether it was written."""
         assert collection in (OFFERINGS, CATEGORIES)
-        fields = {"r": encode(document), "updated": datetime.now(UTC), "seq": self.bump_version(),
-                  "stamp": stamp, "deleted": deleted}
-        return stamped_write(self._db[collection], {"id": resource_id}, fields, expected is not None,
-                             expected.stamp if expected else None)
+        if not writes:
+            return []
+        now, seq = datetime.now(UTC), self.bump_version()
+        return stamped_write_many(self._db[collection], [
+            ({"id": w.resource_id}, {"r": encode(w.document), "updated": now, "seq": seq, "stamp": w.stamp,
+                                     "deleted": w.deleted}, w.expected.stamp if w.expected else None,
+             w.expected is not None) for w in writes])
 
     @translate_errors
     def changes_since(self, seq: int) -> CatalogChanges:

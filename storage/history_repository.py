@@ -7,26 +7,39 @@ trained at, and the retrainer compares the two to know how much changed since.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 import orjson
 import pymongo
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.history import ORDER, HistoryRecord
-from services.ports import Stamped
+from services.ports import HistoryWrite, Stamped
 from storage.codec import decode
-from storage.mongo import SOURCE, next_count, read_count, stamped_put, stamped_write, tagged_update, translate_errors
+from storage.mongo import (
+    DUPLICATE_KEY,
+    SOURCE,
+    next_count,
+    read_count,
+    stamped_put_many,
+    stamped_write_many,
+    tagged_update,
+    translate_errors,
+)
 
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
-DUPLICATE_KEY = 11000
 BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
+_DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
 def json_text(doc: dict[str, Any]) -> str:
@@ -35,6 +48,35 @@ def json_text(doc: dict[str, Any]) -> str:
         return orjson.dumps(doc).decode()
     except TypeError:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    """The stored original: JSON text; documents stored before the text form hold the escaped object."""
+    return json.loads(raw) if isinstance(raw, str) else decode(raw)
+
+
+def stored_fields(rec: HistoryRecord, doc: dict[str, Any]) -> dict[str, Any]:
+    """What is stored of one product or order: the fields the queries use, and the original
+    document as its JSON text (``r``: read back only for one resource at a time, by ``current``; text
+    costs neither a key-escaping walk nor the BSON encoding of every nested field)."""
+    return {
+        "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
+        "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
+        "start": rec.start, "end": rec.end,
+        "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
+        "r": json_text(doc), "deleted": False, "written": datetime.now(UTC),
+    }
+
+
+def encode_history(rec: HistoryRecord, doc: dict[str, Any], tags: dict[str, str]) -> bytes:
+    """One product or order as the BSON an import inserts (``tags``: its ``run`` and ``source``).
+    A module function, so that an import's worker processes can encode what they parsed and the
+    process that writes does no per-document work."""
+    return bson.encode({**stored_fields(rec, doc), **tags})
+
+
+def _tags(source: str | None, run: str | None) -> dict[str, str]:
+    return {**({} if run is None else {"run": run}), **({} if source is None else {SOURCE: source})}
 
 
 class MongoHistoryRepository:
@@ -50,83 +92,89 @@ class MongoHistoryRepository:
             IndexModel([(SOURCE, ASCENDING)], name="source", partialFilterExpression={SOURCE: {"$exists": True}}),
         ])
 
-    @staticmethod
-    def _fields(rec: HistoryRecord, doc: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "kind": rec.kind, "id": rec.id, "customers": list(rec.customer_ids),
-            "offerings": list(rec.offering_ids), "heldStatus": rec.held_status, "signal": rec.signal,
-            "start": rec.start, "end": rec.end,
-            "orderItems": [{"i": i, "o": o} for i, o in rec.order_items],
-            "r": json_text(doc), "deleted": False, "written": datetime.now(UTC),
-        }
-
     @translate_errors
     def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
                run: str | None = None) -> int:
         """Insert or replace (record, original document) pairs by kind and id; safe to call from
         several threads at once. ``source`` tags the documents (a later write without it removes the
-        tag); ``run`` marks them as written by one import (``remove_absent``).
+        tag); ``run`` marks them as written by one import (``remove_absent``)."""
+        tags = _tags(source, run)
+        return self.write_encoded([encode_history(rec, doc, tags) for rec, doc in records])
 
-        New documents (a first import: millions) go in with one unordered ``insert_many``, about a
-        third of an upsert's work for mongod; those whose kind and id exist already fail on the
-        unique index and are then updated in place, in batch order (a re-import; ``$set`` keeps the
-        ordering stamp an event left). The original document is kept as its JSON text (``r``): it is
-        read back only for one resource at a time (``current``), and text costs neither a
-        key-escaping walk nor the BSON encoding of every nested field."""
-        fields = [self._fields(rec, doc) for rec, doc in records]
-        if not fields:
+    @staticmethod
+    def encoder(source: str | None = None, run: str | None = None) -> Callable[[HistoryRecord, dict[str, Any]], bytes]:
+        """A picklable function from (record, original document) to what ``write_encoded`` takes,
+        with the import's ``source`` and ``run`` tags (see ``upsert``)."""
+        return functools.partial(encode_history, tags=_tags(source, run))
+
+    @translate_errors
+    def write_encoded(self, documents: Sequence[bytes]) -> int:
+        """Insert or replace ``encoder`` output by kind and id (``upsert`` of encoded documents);
+        thread-safe.
+
+        New documents (a first import: millions) go in with one unordered ``insert_many`` of the BSON
+        as it is, about a third of an upsert's work for mongod; those whose kind and id exist already
+        fail on the unique index and are then updated in place, in batch order (a re-import; ``$set``
+        keeps the ordering stamp an event left)."""
+        if not documents:
             return 0
-        tags = {**({} if run is None else {"run": run}), **({} if source is None else {SOURCE: source})}
-        docs = [{**f, **tags} for f in fields]
         try:
             with pymongo.timeout(BULK_TIMEOUT_S):  # a busy mongod may take longer than a request may wait
-                self._col.insert_many(docs, ordered=False)
+                self._col.insert_many([RawBSONDocument(d) for d in documents], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            existing = sorted(e["index"] for e in errors)
+            updates = []
+            for i in sorted(e["index"] for e in errors):
+                fields = bson.decode(documents[i], _DECODE)
+                run, source = fields.pop("run", None), fields.pop(SOURCE, None)
+                updates.append(UpdateOne({"kind": fields["kind"], "id": fields["id"]},
+                                         tagged_update(fields, source, run), upsert=True))
             with pymongo.timeout(BULK_TIMEOUT_S):
-                self._col.bulk_write([UpdateOne({"kind": fields[i]["kind"], "id": fields[i]["id"]},
-                                                tagged_update(fields[i], source, run), upsert=True)
-                                      for i in existing], ordered=True)
-        self._changed(len(docs))
-        return len(docs)
+                self._col.bulk_write(updates, ordered=True)
+        self._changed(len(documents))
+        return len(documents)
 
     @translate_errors
+    def current_many(self, kind: str, resource_ids: Sequence[str]) -> dict[str, Stamped]:
+        """The stored products or orders (removed ones too) with their stamps, by id; absent ones left out."""
+        found = self._col.find({"kind": kind, "id": {"$in": [str(i) for i in resource_ids]}},
+                               {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
+        return {doc["id"]: Stamped(_document(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
+
     def current(self, kind: str, resource_id: str) -> Stamped | None:
-        """The stored product or order (a removed one too) with its stamp, or None."""
-        doc = self._col.find_one({"kind": kind, "id": resource_id}, {"_id": 0, "r": 1, "stamp": 1, "deleted": 1})
-        if doc is None:
-            return None
-        raw = doc["r"]  # JSON text; documents stored before the text form hold the escaped object
-        return Stamped(json.loads(raw) if isinstance(raw, str) else decode(raw), doc.get("stamp"),
-                       bool(doc.get("deleted")))
+        return self.current_many(kind, [resource_id]).get(resource_id)
 
     @translate_errors
-    def write(self, kind: str, resource_id: str, record: HistoryRecord | None, document: dict[str, Any], *,
-              stamp: str, expected: Stamped | None) -> bool:
-        """Store one product or order (``record`` None: removed, a tombstone that holds nothing and
-        trains nothing) if it is still as ``expected`` was read; False otherwise."""
-        if record is None:
-            fields: dict[str, Any] = {"kind": kind, "id": resource_id, "customers": [], "offerings": [],
-                                      "heldStatus": False, "signal": False, "start": None, "end": None,
-                                      "orderItems": [], "r": json_text(document), "deleted": True,
-                                      "written": datetime.now(UTC)}
-        else:
-            fields = self._fields(record, document)
-        written = stamped_write(self._col, {"kind": kind, "id": resource_id}, {**fields, "stamp": stamp},
-                                expected is not None, expected.stamp if expected else None)
-        if written:
-            self._changed(1)
+    def write_many(self, kind: str, writes: Sequence[HistoryWrite]) -> list[bool]:
+        """Store each product or order (``record`` None: removed, a tombstone that holds nothing and
+        trains nothing) if it is still as ``expected`` was read; per write, whether it was written."""
+        items = []
+        for w in writes:
+            if w.record is None:
+                fields: dict[str, Any] = {"kind": kind, "id": w.resource_id, "customers": [], "offerings": [],
+                                          "heldStatus": False, "signal": False, "start": None, "end": None,
+                                          "orderItems": [], "r": json_text(w.document), "deleted": True,
+                                          "written": datetime.now(UTC)}
+            else:
+                fields = stored_fields(w.record, w.document)
+            items.append(({"kind": kind, "id": w.resource_id}, {**fields, "stamp": w.stamp},
+                          w.expected.stamp if w.expected else None, w.expected is not None))
+        written = stamped_write_many(self._col, items)
+        self._changed(sum(written))
         return written
 
     @translate_errors
-    def put_if_newer(self, record: HistoryRecord, document: dict[str, Any], stamp: str) -> bool:
-        """Store one whole product or order unless the stored one's stamp is not older (one round trip)."""
-        written = stamped_put(self._col, {"kind": record.kind, "id": record.id}, self._fields(record, document), stamp)
-        if written:
-            self._changed(1)
+    def put_many_if_newer(self, items: Sequence[tuple[HistoryRecord, dict[str, Any], str]]) -> list[bool]:
+        """Store whole products or orders, (record, document, stamp) each, unless the stored one's stamp is not older:
+        no read, and a burst of events costs one round trip (``stamped_put_many``). Per item, whether it was
+        written. Two items for the same resource in one call end as the newer of the two."""
+        if not items:
+            return []
+        written = stamped_put_many(self._col, [({"kind": rec.kind, "id": rec.id}, stored_fields(rec, doc), stamp)
+                                               for rec, doc, stamp in items])
+        self._changed(sum(written))
         return written
 
     def _changed(self, n: int) -> None:

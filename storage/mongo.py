@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from pymongo import MongoClient, ReturnDocument
+from pymongo import InsertOne, MongoClient, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
     AutoReconnect,
+    BulkWriteError,
     ConnectionFailure,
-    DuplicateKeyError,
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
@@ -23,6 +23,7 @@ from pymongo.errors import (
 
 from services.errors import InvalidRequest, StoreUnavailable
 
+DUPLICATE_KEY = 11000
 _OVERFLOW = 15  # MongoDB's error code for a document nested deeper than it stores (about 180 levels)
 
 P = ParamSpec("P")
@@ -101,30 +102,70 @@ def lease_free(now: datetime) -> dict[str, Any]:
     return {"$or": [{"lease": None}, {"lease.until": {"$lt": now}}]}
 
 
-def stamped_write(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
-                  exists: bool, expected_stamp: str | None) -> bool:
-    """Write ``fields`` to the document ``key`` only if it is still as read: absent (``exists`` false),
-    or with the ``stamp`` read (None also matches a document without one). False when another write
-    came first; the caller reads again and decides again (optimistic concurrency, no lock)."""
-    if not exists:
-        try:
-            col.insert_one({**key, **fields})
-        except DuplicateKeyError:
-            return False
-        return True
-    return col.update_one({**key, "stamp": expected_stamp}, {"$set": dict(fields)}).matched_count == 1
-
-
-def stamped_put(col: Collection, key: Mapping[str, Any], fields: Mapping[str, Any],  # type: ignore[type-arg]
-                stamp: str) -> bool:
-    """Insert or replace the document ``key`` with ``fields`` and ``stamp`` in one round trip, unless
-    the stored one has a stamp at least as great (then False: a duplicate or an older event)."""
-    newer = {"$or": [{"stamp": None}, {"stamp": {"$lt": stamp}}]}
+def stamped_write_many(col: Collection,  # type: ignore[type-arg]
+                       items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], str | None, bool]]) -> list[bool]:
+    """Write each (key, fields, expected stamp, exists) only if its document is still as read: absent
+    (``exists`` false), or with the ``stamp`` read (None also matches a document without one); one
+    unordered bulk write. Per item, False when another write came first: the caller reads again and
+    decides again (optimistic concurrency, no lock). ``fields`` holds the new ``stamp``."""
+    if not items:
+        return []
+    ops: list[InsertOne[Any] | UpdateOne] = [
+        UpdateOne({**key, "stamp": expected}, {"$set": dict(fields)}) if exists else InsertOne({**key, **fields})
+        for key, fields, expected, exists in items]
+    written = [True] * len(items)
     try:
-        col.update_one({**key, **newer}, {"$set": {**fields, "stamp": stamp}}, upsert=True)
-    except DuplicateKeyError:  # the document exists and is not older: the upsert's insert collided
-        return False
-    return True
+        matched = col.bulk_write(ops, ordered=False).matched_count
+    except BulkWriteError as exc:
+        for k in _duplicates(exc):  # an insert whose document exists by now
+            written[k] = False
+        matched = int(exc.details.get("nMatched", 0))
+    updates = [k for k, (_, _, _, exists) in enumerate(items) if exists]
+    if matched < len(updates):  # which updates found their document changed: the stamps now stored tell
+        keys = [items[k][0] for k in updates]
+        names = sorted(keys[0])
+        now = {tuple(d.get(n) for n in names): d.get("stamp")
+               for d in col.find({"$or": keys}, {"_id": 0, "stamp": 1, **dict.fromkeys(names, 1)})}
+        for k in updates:
+            key, fields, _, _ = items[k]
+            written[k] = now.get(tuple(key[n] for n in names)) == fields["stamp"]
+    return written
+
+
+def stamped_put_many(col: Collection,  # type: ignore[type-arg]
+                     items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], str]]) -> list[bool]:
+    """Insert or replace each document ``key`` with ``fields`` and ``stamp``, unless the stored one has
+    a stamp at least as great (a duplicate or an older event); per item, whether it was written.
+
+    New documents (the usual case: a create event) go in with one unordered ``insert_many``, about a
+    third of an upsert's work for mongod. Those that exist already are then put conditionally in one
+    unordered bulk write; one whose stored stamp is not older fails there as a duplicate key error
+    (the upsert's insert collided with the existing document). Two items for one document end as
+    the newer of the two, whatever order mongod takes."""
+    if not items:
+        return []
+    written = [True] * len(items)
+    try:
+        col.insert_many([{**key, **fields, "stamp": stamp} for key, fields, stamp in items], ordered=False)
+        return written
+    except BulkWriteError as exc:
+        existing = _duplicates(exc)
+    try:
+        col.bulk_write([UpdateOne({**items[k][0], "$or": [{"stamp": None}, {"stamp": {"$lt": items[k][2]}}]},
+                                  {"$set": {**items[k][1], "stamp": items[k][2]}}, upsert=True) for k in existing],
+                       ordered=False)
+    except BulkWriteError as exc:
+        for n in _duplicates(exc):
+            written[existing[n]] = False
+    return written
+
+
+def _duplicates(exc: BulkWriteError) -> list[int]:
+    """The indexes of the writes that failed on a unique index; ``exc`` itself if others failed."""
+    errors = exc.details.get("writeErrors", [])
+    if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return sorted(e["index"] for e in errors)
 
 
 SOURCE = "source"  # what loaded a document ("demo"), so that it can be removed as a whole

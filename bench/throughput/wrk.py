@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = Path(__file__).with_name("scenario.lua")
+PACED_SCRIPT = Path(__file__).with_name("paced.lua")
 MARKER = "WRK_JSON "
 
 
@@ -145,13 +146,16 @@ def wrk_version() -> str:
 
 def command(url: str, requests_file: Path, expected: Sequence[int], duration_s: float, connections: int,
             threads: int = 1, cpus: str | None = None, timeout_s: float = 10.0, body_mark: str | None = None,
-            ) -> list[str]:
-    """The wrk command of one scenario; ``body_mark``: text every expected response must contain."""
+            pause_ms: int | None = None) -> list[str]:
+    """The wrk command of one scenario; ``body_mark``: text every expected response must contain;
+    ``pause_ms``: each connection waits that long before each request (an offered load, ``paced.lua``)."""
     argv = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
-            f"--timeout={max(1, round(timeout_s))}s", "-s", str(SCRIPT), url, "--",
-            str(requests_file), ",".join(str(s) for s in expected)]
-    if body_mark:
-        argv.append(body_mark)
+            f"--timeout={max(1, round(timeout_s))}s", "-s", str(SCRIPT if pause_ms is None else PACED_SCRIPT),
+            url, "--", str(requests_file), ",".join(str(s) for s in expected)]
+    if body_mark or pause_ms is not None:
+        argv.append(body_mark or "")
+    if pause_ms is not None:
+        argv.append(str(pause_ms))
     return ["taskset", "-c", cpus, *argv] if cpus is not None else argv
 
 

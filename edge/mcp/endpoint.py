@@ -28,7 +28,7 @@ Request bodies are bounded by ``TMF680_MAX_BODY_BYTES`` (the SDK's own limit, an
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from connexion.middleware import MiddlewarePosition
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -44,7 +44,7 @@ from edge.request_log import observation
 from edge.spec.loader import TMF680
 
 if TYPE_CHECKING:
-    from edge.auth import AccessPolicy, AuthSettings, TokenVerifier
+    from edge.auth import AccessPolicy, TokenVerifier
 
 OPERATION = "mcp"  # the access log's and metrics' operation label
 
@@ -103,7 +103,7 @@ def install_mcp(app: Any, container: McpServices, settings: McpSettings) -> None
         from edge.auth import AccessPolicy, build_verifier
 
         party_claim = settings.auth_party_claim if settings.restrict_to_party else None
-        auth = (build_verifier(cast("AuthSettings", settings)), AccessPolicy.for_mounts((), party_claim=party_claim))
+        auth = (build_verifier(settings), AccessPolicy.for_mounts((), party_claim=party_claim))
     app.add_middleware(McpEndpoint, position=MiddlewarePosition.BEFORE_ROUTING, manager=manager,
                        path=settings.mcp_path, auth=auth)
     routes = observation(app, TMF680.raw(), settings.mount_paths).static_routes

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from edge.auth_settings import AuthSettings
 from edge.context import EdgeSettings, ProcessServices
 
 if TYPE_CHECKING:
     from services.recommendations import RecommendationProcessor
 
 
-class McpSettings(EdgeSettings, Protocol):
+class McpSettings(EdgeSettings, AuthSettings, Protocol):
+    """The endpoint's own settings; the ``TMF680_AUTH*`` ones are ``AuthSettings`` (no PyJWT loaded)."""
+
     @property
     def mcp(self) -> bool: ...
     @property
@@ -19,21 +22,9 @@ class McpSettings(EdgeSettings, Protocol):
     @property
     def base_path(self) -> str: ...
     @property
-    def mount_paths(self) -> tuple[str, ...]: ...
-    @property
     def max_body_bytes(self) -> int: ...
     @property
     def recommendation_limit(self) -> int: ...
-    @property
-    def auth(self) -> str: ...
-    @property
-    def auth_read_scope(self) -> str: ...
-    @property
-    def auth_write_scope(self) -> str: ...
-    @property
-    def auth_party_claim(self) -> str: ...
-    @property
-    def restrict_to_party(self) -> bool: ...
 
 
 class McpServices(ProcessServices, Protocol):

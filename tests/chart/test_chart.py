@@ -312,6 +312,27 @@ def test_component_paths_are_served(default: list[dict[str, Any]], server: Any) 
     assert any(r.get("name") == spec["securityFunction"]["canvasSystemRole"] for r in roles.json())
 
 
+def test_each_exposed_api_root_answers_with_the_declared_resources(default: list[dict[str, Any]],
+                                                                   server: Any) -> None:
+    """The ODA component test kit GETs each exposed API's root (its ``path``) and expects a 2xx: the root
+    describes the API, with the developer UI and the resources (and their operations) the Component declares."""
+    spec = one(default, "Component")["spec"]
+    apis = [a for a in (*spec["coreFunction"]["exposedAPIs"], *spec["securityFunction"]["exposedAPIs"])
+            if a["apiType"] == "openapi"]
+    assert [a["id"] for a in apis] == ["TMF680", "TMF669"]
+    for api in apis:
+        for path in (api["path"], api["path"] + "/"):
+            root = server.get(path)
+            assert root.status_code == 200, (path, root.text)
+        body = root.json()
+        assert (body["id"], body["basePath"]) == (api["id"], api["path"])
+        assert body["links"]["docs"].endswith(api["developerUI"])
+        assert server.get(api["developerUI"]).status_code == 200
+        served = {r["name"]: sorted(r["operations"]) for r in body["resources"]}
+        declared = {name: sorted(operations) for each in api["resources"] for name, operations in each.items()}
+        assert served == declared, api["name"]
+
+
 def test_the_validators_refuse_a_misspelt_field(default: list[dict[str, Any]]) -> None:
     """Both validators can fail: an unknown field in the Component and in a Deployment is refused."""
     component = one(default, "Component")

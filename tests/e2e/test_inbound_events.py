@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,22 @@ def test_the_fake_hub_publishes_to_registered_callbacks(server: str, http: httpx
         assert http.delete(f"{hub.url}/hub/{registered['id']}").status_code == 204
     finally:
         hub.close()
+
+
+def test_a_burst_of_events_is_acknowledged_only_once_each_is_stored(server: str, mongo_uri: str) -> None:
+    """Many events in flight at once share bulk writes (edge.event_batcher); each 201 names its event
+    and the URL it was sent to, and every acknowledged event is in the history when its answer arrives."""
+    source = EventSource()
+    events = [source.product("Create", f"burst-{n}", f"burst-c{n % 7}", "tv") for n in range(300)]
+    url = callback(server, "tmf637")
+    with httpx.Client(timeout=30) as http, ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda event: http.post(url + "?from=hub", json=event), events))
+    assert [a.status_code for a in answers] == [201] * len(events), {a.status_code for a in answers}
+    assert [a.json() for a in answers] == [{"id": e["eventId"], "callback": url} for e in events]
+    assert all(a.headers["content-type"] == "application/json" and a.headers.get("x-request-id") for a in answers)
+    client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]
+    try:
+        stored = client["inbound_e2e"]["customerHistory"].count_documents({"id": {"$regex": "^burst-"}})
+    finally:
+        client.close()
+    assert stored == len(events)

@@ -280,6 +280,23 @@ def test_the_access_line_has_the_template_not_the_query_string(
     assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])  # none sent: a new one
 
 
+def test_party_role_lines_carry_the_role_id_as_correlation_id(
+        client: Any, access_lines: Callable[[], list[dict[str, Any]]]) -> None:
+    roles = "/tmf-api/partyRoleManagement/v4/partyRole"
+    created = client.post(roles, json={"name": "correlated"})
+    assert created.status_code == 201
+    role = created.json()["id"]
+    assert client.get(f"{roles}/{role}").status_code == 200
+    assert client.patch(f"{roles}/{role}", json={"status": "active"},
+                        headers={"Content-Type": "application/merge-patch+json"}).status_code == 200
+    assert client.delete(f"{roles}/{role}").status_code == 204
+    assert client.get(roles).status_code == 200
+    lines = access_lines()
+    assert [(line["operation"], line.get("correlationId")) for line in lines] == [
+        ("createPartyRole", role), ("retrievePartyRole", role), ("patchPartyRole", role), ("deletePartyRole", role),
+        ("listPartyRole", None)]
+
+
 @pytest.mark.parametrize("sent", ["has spaces", "x" * 129, "semi;colon", ""])
 def test_an_unsafe_request_id_is_replaced(client: Any, access_lines: Callable[[], list[dict[str, Any]]],
                                          sent: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import tmf680, wait_for_port
+from servers import terminate, tmf680, wait_for_port, wait_until_serving
 
 from runtime.embedded_mongo import free_port
 
@@ -98,11 +98,15 @@ def test_gunicorn_production_command(workdir: Path, clean_env: dict[str, str], m
            "TMF680_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
     repo_root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app.factory:create_asgi_app()"]
-    server = start(cmd, repo_root, env)
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, server)
+        # both workers booted and serving (seconds on a loaded machine), not only the master's port
+        ready = wait_until_serving(f"http://127.0.0.1:{port}", server, log, workers=2)
+        assert ready["checks"]["mongodb"] == "ok"  # a new database: no catalogue or model, so 503 "not ready"
         url = f"http://127.0.0.1:{port}{BASE}/queryProductRecommendation"
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=30) as client:
             ids = {client.post(url, json={"name": f"g{i}"}).json()["id"] for i in range(20)}
             assert len(ids) == 20
             listed = client.get(url, params={"limit": 100})
@@ -118,9 +122,11 @@ def test_gunicorn_production_command(workdir: Path, clean_env: dict[str, str], m
             assert patched.status_code == 200 and patched.json()["status"] == "active"
             assert client.delete(created.headers["location"]).status_code == 204
     finally:
-        out = stop(server)
-    assert out.count("Booting worker") >= 2
-    assert "UvicornWorker" in out or "uvicorn" in out.lower()
+        terminate(server)
+    output = log.read_text(errors="replace")
+    assert server.returncode == 0, output  # a clean SIGTERM shutdown
+    assert output.count("Booting worker") >= 2
+    assert "UvicornWorker" in output or "uvicorn" in output.lower()
 
 
 def test_a_started_application_freezes_its_start_up_objects(mongo_uri: str, db_name: str) -> None:

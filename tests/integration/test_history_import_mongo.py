@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.documents import read_documents
+from services.history_import import import_history_file
 from services.imports import import_history
 from services.training import train_and_publish
 from storage.history_repository import MongoHistoryRepository
@@ -70,3 +71,31 @@ def test_import_then_reimport_then_train(history: MongoHistoryRepository, db: An
     assert model.metadata["nInteractions"] == len(pairs)
     assert model.metadata["nUsers"] == len({c for c, _ in pairs})
     assert set(model.vocabulary) == {o for _, o in pairs}
+
+
+def test_parallel_file_import_reimport_and_replace(history: MongoHistoryRepository, db: Any) -> None:
+    text = io.StringIO()
+    n = write_products(text, 1500, 100, seed=9)
+    lines = text.getvalue().splitlines()
+    docs = [json.loads(line) for line in lines]
+    seq = history.change_seq()
+    data = "\n".join([*lines[:40], '{"id": "broken"', *lines[40:]]) + "\n"
+    report = import_history_file(io.BytesIO(data.encode()), history, workers=2)
+    assert report.read == n + 1 and report.written == {"product": n}
+    assert [(e.line, e.message.split(":")[0]) for e in report.errors] == [(41, "not valid JSON")]
+    assert history.count() == n and history.change_seq() == seq + n
+    stored = db["customerHistory"].find_one({"id": docs[7]["id"]})
+    assert json.loads(stored["r"]) == docs[7] and stored["customers"] == [docs[7]["relatedParty"][0]["id"]]
+    assert stored["written"].tzinfo is not None and "run" not in stored
+
+    changed = {**docs[7], "status": "terminated", "terminationDate": "2025-01-01T00:00:00Z"}
+    kept = [*lines[:100], json.dumps(changed)]  # the file is now these 100 documents, one of them changed
+    report = import_history_file(io.BytesIO("\n".join(kept).encode()), history, replace=True, workers=2)
+    assert report.written == {"product": 101} and report.replaced == {"removed": n - 100}
+    assert history.count() == 100
+    assert history.current("product", docs[7]["id"]).document == changed  # type: ignore[union-attr]
+    customer = docs[7]["relatedParty"][0]["id"]
+    expected = {d["productOffering"]["id"] for d in docs[:100]
+                if d["relatedParty"][0]["id"] == customer and d["status"] in {"active", "suspended"}
+                and "terminationDate" not in d and d["id"] != docs[7]["id"]}
+    assert history.held_offerings(customer, NOW) == expected

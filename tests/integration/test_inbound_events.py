@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.errors import InvalidRequest
+from services.errors import Conflict, InvalidRequest
 from services.inbound_events import InboundEvents, Outcome
-from services.ports import Stamped
+from services.ports import CatalogWrite, Stamped
 from services.recommendations import EngineProvider
 from storage.catalog_repository import CATEGORIES, OFFERINGS, MongoCatalogRepository
 from storage.history_repository import MongoHistoryRepository
@@ -167,14 +167,34 @@ def test_an_order_in_flight_counts_as_held_until_cancelled(events: InboundEvents
 
 
 def test_a_write_based_on_a_stale_read_is_refused(stores: Any) -> None:
-    catalog, _ = stores
-    assert catalog.write(OFFERINGS, "po", {"id": "po"}, deleted=False, stamp="b", expected=None)
-    assert not catalog.write(OFFERINGS, "po", {"id": "po"}, deleted=False, stamp="c", expected=None)  # exists now
+    catalog, _history = stores
+
+    def write(document: dict[str, Any], stamp: str, expected: Stamped | None) -> bool:
+        [done] = catalog.write_many(OFFERINGS, [CatalogWrite("po", document, False, stamp, expected)])
+        return bool(done)
+
+    assert write({"id": "po"}, "b", None)
+    assert not write({"id": "po"}, "c", None)  # exists now
     stale = Stamped({"id": "po"}, "a")
-    assert not catalog.write(OFFERINGS, "po", {"id": "po", "name": "x"}, deleted=False, stamp="c", expected=stale)
-    assert catalog.write(OFFERINGS, "po", {"id": "po", "name": "y"}, deleted=False, stamp="c",
-                         expected=catalog.current(OFFERINGS, "po"))
+    assert not write({"id": "po", "name": "x"}, "c", stale)
+    assert write({"id": "po", "name": "y"}, "c", catalog.current(OFFERINGS, "po"))
     assert catalog.offerings() == [{"id": "po", "name": "y"}]
+
+
+def test_one_bulk_write_tells_which_writes_found_their_document_changed(stores: Any) -> None:
+    catalog, _history = stores
+    catalog.write_many(OFFERINGS, [CatalogWrite(i, {"id": i}, False, "a", None) for i in ("p1", "p2", "p3")])
+    read = catalog.current_many(OFFERINGS, ["p1", "p2", "p3", "absent"])
+    assert set(read) == {"p1", "p2", "p3"}
+    stale = Stamped({"id": "p2"}, "old")
+    done = catalog.write_many(OFFERINGS, [CatalogWrite("p1", {"id": "p1", "name": "1"}, False, "b", read["p1"]),
+                                          CatalogWrite("p2", {"id": "p2", "name": "2"}, False, "b", stale),
+                                          CatalogWrite("p3", {"id": "p3", "name": "3"}, True, "b", read["p3"]),
+                                          CatalogWrite("p4", {"id": "p4"}, False, "b", None),
+                                          CatalogWrite("p1", {"id": "p1"}, False, "c", None)])  # exists
+    assert done == [True, False, True, True, False]
+    assert [o["id"] for o in catalog.offerings()] == ["p1", "p2", "p4"]  # p3 retired
+    assert catalog.current("productOffering", "p1") == Stamped({"id": "p1", "name": "1"}, "b", False)
 
 
 def test_servers_switch_to_the_changed_catalogue_reading_only_the_changes(events: InboundEvents, stores: Any,
@@ -195,3 +215,40 @@ def test_servers_switch_to_the_changed_catalogue_reading_only_the_changes(events
     assert len(second) == 50 and "new" in second and "o3" not in second
     assert second.category_mask(["fresh"]).sum() == 1
     assert second.offering("o4") is first.offering("o4")  # unchanged offerings are not read or parsed again
+
+
+def test_a_batch_gives_each_event_the_outcome_it_gets_alone(events: InboundEvents, stores: Any) -> None:
+    """receive_many: creates in one bulk write, changes read and written together, two events for one
+    resource in turn whatever their order in the batch, an invalid event alone rejected."""
+    catalog, history = stores
+    batch = [
+        order_event("StateChange", "2026-01-02T00:00:00Z", "cancelled"),  # newer than the create after it
+        order_event("Create", "2026-01-01T00:00:00Z", "acknowledged"),
+        offering_event("Create", "2026-01-01T00:00:00Z", lifecycleStatus="Active"),
+        offering_event("AttributeValueChange", "2026-01-03T00:00:00Z", description="changed"),
+        {"eventType": "ProductOfferingDeleteEvent", "event": {"productOffering": {"name": "no id"}}},
+        product_event("Create", "2026-01-01T00:00:00Z", "active"),
+        product_event("Create", "2026-01-01T00:00:00Z", "active"),  # a duplicate in the same batch
+    ]
+    results = events.receive_many([(e["eventType"], e) for e in batch])
+    assert results[1] is Outcome.APPLIED and results[0] is Outcome.APPLIED  # the create first, the change on it
+    assert results[2:4] == [Outcome.APPLIED, Outcome.APPLIED]
+    assert isinstance(results[4], InvalidRequest)
+    assert sorted(r.value for r in results[5:]) == ["applied", "stale"]  # type: ignore[union-attr]
+    assert history.held_offerings("c1", NOW) == {"tv"}  # the order cancelled, the product held
+    assert catalog.offerings() == [{"id": "po", "name": "Offer", "lifecycleStatus": "Active",
+                                    "description": "changed"}]
+
+
+def test_a_resource_that_keeps_changing_is_a_conflict_for_that_event_only(events: InboundEvents,
+                                                                           stores: Any) -> None:
+    catalog, _ = stores
+    real = catalog.write_many
+    catalog.write_many = lambda collection, writes: [False] * len(writes)  # another writer always first
+    try:
+        results = events.receive_many([(e["eventType"], e) for e in (
+            offering_event("Create", "2026-01-01T00:00:00Z"),
+            product_event("Create", "2026-01-01T00:00:00Z", "active"))])
+    finally:
+        catalog.write_many = real
+    assert isinstance(results[0], Conflict) and results[1] is Outcome.APPLIED

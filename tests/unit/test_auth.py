@@ -170,16 +170,17 @@ def test_policy_paths_and_scopes() -> None:
     policy = AccessPolicy.for_mounts([BASE, "/customer/v4"], read_scope="r", write_scope="w")
     for path in ["/health/live", "/health/ready", "/metrics", f"{BASE}/docs", f"{BASE}/docs/",
                  f"{BASE}/openapi.json", f"{BASE}/docs/static/swagger-ui.css", "/customer/v4/openapi.json",
-                 "/somewhere/else"]:
+                 BASE, f"{BASE}/", "/customer/v4", "/somewhere/else"]:  # the API roots describe, as openapi.json
         assert not policy.protects(path), path
     for path in [f"{BASE}/queryProductRecommendation", f"{BASE}/queryProductRecommendation/1", f"{BASE}/hub",
-                 "/customer/v4/hub/x", BASE, f"{BASE}/", f"{BASE}/docs/static/../hub", f"{BASE}/unknown",
+                 "/customer/v4/hub/x", f"{BASE}//", f"{BASE}/docs/static/../hub", f"{BASE}/unknown",
                  f"{BASE}/openapi.json/x"]:
         assert policy.protects(path), path
     assert policy.needed_scope("GET") == "r" and policy.needed_scope("head") == "r"
     assert policy.needed_scope("POST") == "w" and policy.needed_scope("DELETE") == "w"
     root = AccessPolicy.for_mounts(["/"])
     assert root.protects("/queryProductRecommendation") and not root.protects("/health/live")
+    assert not root.protects("/")
 
 
 def _guard(verifier: TokenVerifier, **policy: Any) -> BearerAuth:

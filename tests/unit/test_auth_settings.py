@@ -91,3 +91,24 @@ def test_role_rights_need_auth_and_read_their_claim(jwks_file: str) -> None:
         Settings.from_env({"TMF680_AUTH_ROLES_CLAIM": "a b"})
     with pytest.raises(SettingsError, match="TMF680_AUTH_ROLES must be true or false"):
         Settings.from_env({"TMF680_AUTH_ROLES": "maybe"})
+
+
+def test_the_api_and_the_mcp_endpoint_share_one_auth_settings_protocol() -> None:
+    """Declared once, in a module without PyJWT: ``edge.auth`` uses it, and the MCP endpoint's settings
+    extend it instead of repeating its properties."""
+    import subprocess
+    import sys
+
+    import edge.auth
+    from edge.auth_settings import AuthSettings
+    from edge.mcp.ports import McpSettings
+
+    assert edge.auth.AuthSettings is AuthSettings
+    assert AuthSettings in McpSettings.__mro__
+    declared = {name for name in vars(AuthSettings) if not name.startswith("_")}
+    assert {"auth", "auth_jwks", "auth_party_claim", "restrict_to_party", "mount_paths"} <= declared
+    assert not declared & {name for name in vars(McpSettings) if not name.startswith("_")}
+    code = ("import sys, edge.auth_settings, edge.mcp.endpoint; "
+            "print(sorted({'jwt', 'cryptography'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -13,8 +13,9 @@ import pytest
 from scipy import sparse
 
 from recommender.interactions import InteractionBuilder, build_interactions
-from services.documents import read_documents
+from services.documents import block_documents, line_blocks, read_documents, sniff_ndjson
 from services.history import HistoryRecord
+from services.history_import import import_history_blocks, import_history_file
 from services.imports import import_history
 
 
@@ -121,3 +122,105 @@ def test_a_fixed_vocabulary_drops_other_items() -> None:
     assert data.items == ("y", "x")
     assert np.array_equal(data.matrix.toarray(), [[0, 1], [1, 1]])
     assert build_interactions([]).n_interactions == 0
+
+
+def encode(record: HistoryRecord, document: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The worker processes' encoding for ``EncodingStore`` (picklable: a module function)."""
+    return record.kind, record.id, document
+
+
+class EncodingStore(SlowStore):
+    """``SlowStore`` taking what the import's worker processes encoded, as the Mongo store does."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        super().__init__(fail_on)
+        self.removed: list[str] = []
+
+    def encoder(self, source: str | None = None, run: str | None = None) -> Any:
+        return encode
+
+    def write_encoded(self, documents: list[tuple[str, str, dict[str, Any]]]) -> int:
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        time.sleep(0.01)
+        with self.lock:
+            self.active -= 1
+            for kind, doc_id, doc in documents:
+                if doc_id == self.fail_on:
+                    raise RuntimeError("database gone")
+                self.docs[(kind, doc_id)] = doc
+        return len(documents)
+
+    def remove_absent(self, run: str, before: Any) -> int:
+        self.removed.append(run)
+        return 0
+
+
+def blocks(lines: list[str], block_bytes: int) -> Any:
+    stream = io.BytesIO(("\n".join(lines) + "\n").encode())
+    ndjson_text, head = sniff_ndjson(stream)
+    assert ndjson_text
+    return line_blocks(head, stream, block_bytes)
+
+
+def test_blocks_hold_whole_lines_with_their_numbers() -> None:
+    lines = [product_line(i, i) for i in range(50)] + ["", "", product_line(50, 1)]
+    text = "\n".join(lines)  # no newline at the end
+    stream = io.BytesIO(text.encode())
+    _, head = sniff_ndjson(stream)
+    cut = list(line_blocks(head, stream, 300))
+    assert len(cut) > 10 and b"".join(block for _, block in cut) == text.encode()
+    assert all(block.endswith(b"\n") for _, block in cut[:-1])
+    numbered = [(n, doc["id"]) for first, block in cut for n, doc in block_documents(first, block)]
+    assert numbered == [(i + 1, f"p{i}") for i in range(50)] + [(53, "p50")]
+
+
+def test_parallel_import_reads_and_reports_like_the_serial_one() -> None:
+    lines = [product_line(i, i // 3) for i in range(1500)]
+    lines[10] = '{"id": "p10", "status": "active"'  # truncated JSON
+    lines[500] = '{"id": "p500", "status": "active"}'  # neither a product nor an order
+    lines[1400] = '{"id": "p1400", "status": "active", "productOffering": {"id": "o1"}}'  # no customer
+    lines.insert(700, "")
+    serial_store, parallel_store = SlowStore(), EncodingStore()
+    ticks: list[int] = []
+    serial = import_history(read_documents(ndjson(lines), True), serial_store, batch=50, in_flight=3)
+    parallel = import_history_blocks(blocks(lines, 4096), parallel_store, ticks.append, workers=2, in_flight=2)
+    assert parallel.read == serial.read == 1500 and parallel.written == serial.written == {"product": 1497}
+    assert parallel.errors == serial.errors and [e.line for e in parallel.errors] == [11, 501, 1402]
+    assert parallel_store.docs == serial_store.docs and len(parallel_store.docs) == 1497
+    assert sum(ticks) == 1500 and len(ticks) > 10  # a tick per block
+
+
+def test_parallel_import_writes_a_repeated_document_last() -> None:
+    lines = [product_line(i, i) for i in range(400)]
+    lines += [product_line(5, 5, "terminated"), product_line(6, 6, "suspended"), product_line(6, 6, "terminated")]
+    lines.insert(25, product_line(12, 12, "terminated"))  # the next block: its first version may be in flight
+    store = EncodingStore()
+    report = import_history_blocks(blocks(lines, 2048), store, workers=2, in_flight=3)
+    assert report.written == {"product": 404} and len(store.docs) == 400
+    assert store.docs[("product", "p5")]["status"] == store.docs[("product", "p12")]["status"] == "terminated"
+    assert store.docs[("product", "p6")]["status"] == "terminated"  # the same block twice: still in order
+
+
+def test_a_failing_batch_stops_the_parallel_import() -> None:
+    with pytest.raises(RuntimeError, match="database gone"):
+        import_history_blocks(blocks([product_line(i, i) for i in range(600)], 2048), EncodingStore(fail_on="p120"),
+                              workers=2)
+
+
+def test_a_file_replaces_the_history_only_when_every_line_was_read() -> None:
+    good = [product_line(i, i) for i in range(30)]
+    store = EncodingStore()
+    report = import_history_file(io.BytesIO("\n".join(good).encode()), store, replace=True, workers=1)
+    assert report.replaced == {"removed": 0} and len(store.removed) == 1 and len(store.docs) == 30
+    bad = io.BytesIO("\n".join([*good, "{not json"]).encode())
+    report = import_history_file(bad, store, replace=True, workers=1)
+    assert report.replaced is None and len(store.removed) == 1 and [e.line for e in report.errors] == [31]
+
+
+def test_a_json_array_file_is_read_whole() -> None:
+    array = "[\n" + ",\n".join(product_line(i, i) for i in range(5)) + ',\n{"id": "x"}\n]'
+    store = EncodingStore()
+    report = import_history_file(io.BytesIO(array.encode()), store)
+    assert report.read == 6 and report.written == {"product": 5} and [e.line for e in report.errors] == [6]

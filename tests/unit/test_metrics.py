@@ -107,6 +107,32 @@ def test_correlation_id_of_a_create(routes: RouteTable, status: int, location: s
     assert created.correlation_id == expected
 
 
+PARTY_ROLES = "/tmf-api/partyRoleManagement/v4"
+
+
+@pytest.mark.parametrize(("method", "operation", "path", "extra", "expected"), [
+    ("POST", "createPartyRole", "/partyRole", {"status": 201, "location": "http://h/partyRole/r-1"}, "r-1"),
+    ("POST", "createPartyRole", "/partyRole", {"status": 400}, None),
+    ("GET", "retrievePartyRole", "/partyRole/r-2", {"status": 200, "path_id": "r-2"}, "r-2"),
+    ("GET", "retrievePartyRole", "/partyRole/r-3", {"status": 404, "path_id": "r-3"}, "r-3"),
+    ("PATCH", "patchPartyRole", "/partyRole/r-4", {"status": 200, "path_id": "r-4"}, "r-4"),
+    ("DELETE", "deletePartyRole", "/partyRole/r-5", {"status": 204, "path_id": "r-5"}, "r-5"),
+    ("GET", "listPartyRole", "/partyRole", {"status": 200}, None),
+    ("DELETE", "unregisterListener", "/hub/s1", {"status": 204, "path_id": "s1"}, None),
+])
+def test_every_api_s_resource_operations_carry_the_resource_id(method: str, operation: str, path: str,
+                                                              extra: dict[str, Any], expected: str | None) -> None:
+    """Not only TMF680's: the operations are read from each mounted document (here TMF669's, added beside)."""
+    from edge.spec.loader import TMF669
+
+    routes = RouteTable(official_document(), MOUNTS)
+    routes.add(TMF669.raw(), (PARTY_ROLES,))
+    seen = info(method, PARTY_ROLES + path, routed=True, operation_id=operation, mount=PARTY_ROLES, **extra)
+    Observation(routes).resolve(seen)
+    assert seen.operation == operation
+    assert seen.correlation_id == expected
+
+
 def test_the_location_of_other_operations_is_not_a_correlation_id(routes: RouteTable) -> None:
     hub = info("POST", f"{BASE}/hub", routed=True, status=201, location="http://h/hub/s1",
                operation_id="registerListener", mount=BASE)
