@@ -37,7 +37,6 @@ from edge.validation import validator_map
 from edge.wsgi_bridge import WSGIBridge
 from edge.wsgi_bridge import install as install_bridge
 from handlers import catalog_events, inventory_events, ordering_events, party_role, recommendation
-from runtime.gil import shorten_switch_interval
 from runtime.memory import freeze_long_lived_objects
 
 # Connexion's stack without the two layers this server does not use: its Swagger UI (the docs page
@@ -84,7 +83,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if settings.workers:
             container.workers.start()
         freeze_long_lived_objects()  # the app is built: full collections no longer walk it (tail latency)
-        shorten_switch_interval()  # the loop and the Flask threads take turns sooner (tail latency)
         yield
         for each in bridges:
             each.close()

@@ -143,11 +143,9 @@ with app.test_client() as client:
     started = time.thread_time()
     gc.collect()
     json.dump({{"frozen": gc.get_freeze_count(), "walked": len(gc.get_objects()),
-               "full_collection_ms": (time.thread_time() - started) * 1000,
-               "switch_interval": sys.getswitchinterval()}}, sys.stdout)
+               "full_collection_ms": (time.thread_time() - started) * 1000}}, sys.stdout)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["frozen"] > 50_000
     assert figures["walked"] < figures["frozen"] * 0.1
-    assert figures["switch_interval"] == pytest.approx(0.0005)  # runtime/gil.py, set by the same lifespan

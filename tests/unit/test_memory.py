@@ -40,16 +40,3 @@ json.dump({"tracked": tracked, "frozen": frozen, "after": len(gc.get_objects()),
     assert figures["tracked"] > 20_000 and figures["frozen"] >= figures["tracked"] * 0.9
     assert figures["after"] < figures["tracked"] * 0.05  # what a full collection still walks
     assert figures["again"] == 0
-
-
-def test_the_gil_switch_interval_is_shortened_and_the_previous_one_returned() -> None:
-    import sys
-
-    from runtime.gil import SWITCH_INTERVAL_S, shorten_switch_interval
-
-    before = sys.getswitchinterval()
-    try:
-        assert shorten_switch_interval() == before
-        assert sys.getswitchinterval() == SWITCH_INTERVAL_S == 0.0005
-    finally:
-        sys.setswitchinterval(before)
