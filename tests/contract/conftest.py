@@ -116,9 +116,8 @@ def contract_stats(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return stats
 
 
-@pytest.fixture(scope="module")
-def contract_settings(mongo_uri: str) -> Iterator[Settings]:
-    """One database for the module, dropped at the end."""
+def _settings(mongo_uri: str) -> Iterator[Settings]:
+    """Settings on a database of their own, dropped at the end."""
     name = f"contract_{uuid.uuid4().hex[:12]}"
     # Background workers off (nothing is delivered); the dictionary callbacks of schemathesis.toml
     # point at 127.0.0.1, allow-listed so that register → unregister can be exercised.
@@ -129,17 +128,40 @@ def contract_settings(mongo_uri: str) -> Iterator[Settings]:
     client.close()
 
 
-@pytest.fixture
-def contract_app(contract_settings: Settings) -> Iterator[Any]:
-    """A fresh app per test item, on the module's database.
+@pytest.fixture(scope="module")
+def contract_settings(mongo_uri: str) -> Iterator[Settings]:
+    """One database for the module's TMF680 and TMF669 tests."""
+    yield from _settings(mongo_uri)
+
+
+@pytest.fixture(scope="module")
+def events_contract_settings(mongo_uri: str) -> Iterator[Settings]:
+    """Another database for the TMF620/TMF637/TMF622 listeners: the offerings and categories their
+    events store would otherwise make a TMF680 query naming an unknown category a 400 (the catalogue
+    is checked once it is not empty), which the TMF680 tests do not expect."""
+    yield from _settings(mongo_uri)
+
+
+def _app(settings: Settings) -> Iterator[Any]:
+    """A fresh app per test item.
 
     Schemathesis' pytest plugin ends every ASGI lifespan it started when a test item ends, and this
     app's lifespan shutdown closes its Mongo client for good (as a real server's would), so one app
     object cannot serve two test items.
     """
-    app = create_app(contract_settings)
+    app = create_app(settings)
     yield app
     schemathesis_asgi.shutdown_lifespans()
+
+
+@pytest.fixture
+def contract_app(contract_settings: Settings) -> Iterator[Any]:
+    yield from _app(contract_settings)
+
+
+@pytest.fixture
+def events_contract_app(events_contract_settings: Settings) -> Iterator[Any]:
+    yield from _app(events_contract_settings)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

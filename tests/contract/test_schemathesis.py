@@ -182,23 +182,23 @@ def test_stateless_party_role(case: schemathesis.Case, contract_app: Any, contra
 
 @catalog_events_schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_stateless_catalog_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+def test_stateless_catalog_events(case: schemathesis.Case, events_contract_app: Any, contract_stats: Any) -> None:
     contract_stats.record_case(case)
-    case.call_and_validate(app=contract_app)
+    case.call_and_validate(app=events_contract_app)
 
 
 @inventory_events_schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_stateless_inventory_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+def test_stateless_inventory_events(case: schemathesis.Case, events_contract_app: Any, contract_stats: Any) -> None:
     contract_stats.record_case(case)
-    case.call_and_validate(app=contract_app)
+    case.call_and_validate(app=events_contract_app)
 
 
 @ordering_events_schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_stateless_ordering_events(case: schemathesis.Case, contract_app: Any, contract_stats: Any) -> None:
+def test_stateless_ordering_events(case: schemathesis.Case, events_contract_app: Any, contract_stats: Any) -> None:
     contract_stats.record_case(case)
-    case.call_and_validate(app=contract_app)
+    case.call_and_validate(app=events_contract_app)
 
 
 def _observe_location_headers(stateful_schema: Any, api: ContractApi) -> Observations:
