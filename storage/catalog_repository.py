@@ -72,9 +72,6 @@ class MongoCatalogRepository:
                                           {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
         return {doc["id"]: Stamped(decode(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
 
-    def current(self, collection: str, resource_id: str) -> Stamped | None:
-        return self.current_many(collection, [resource_id]).get(resource_id)
-
     @translate_errors
     def write_many(self, collection: str, writes: Sequence[CatalogWrite]) -> list[bool]:
         """Store (or retire) each document if it is still as ``expected`` was read, all under one new

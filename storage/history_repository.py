@@ -144,9 +144,6 @@ class MongoHistoryRepository:
                                {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
         return {doc["id"]: Stamped(_document(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
 
-    def current(self, kind: str, resource_id: str) -> Stamped | None:
-        return self.current_many(kind, [resource_id]).get(resource_id)
-
     @translate_errors
     def write_many(self, kind: str, writes: Sequence[HistoryWrite]) -> list[bool]:
         """Store each product or order (``record`` None: removed, a tombstone that holds nothing and

@@ -93,7 +93,7 @@ def test_parallel_file_import_reimport_and_replace(history: MongoHistoryReposito
     report = import_history_file(io.BytesIO("\n".join(kept).encode()), history, replace=True, workers=2)
     assert report.written == {"product": 101} and report.replaced == {"removed": n - 100}
     assert history.count() == 100
-    assert history.current("product", docs[7]["id"]).document == changed  # type: ignore[union-attr]
+    assert history.current_many("product", [docs[7]["id"]])[docs[7]["id"]].document == changed
     customer = docs[7]["relatedParty"][0]["id"]
     expected = {d["productOffering"]["id"] for d in docs[:100]
                 if d["relatedParty"][0]["id"] == customer and d["status"] in {"active", "suspended"}

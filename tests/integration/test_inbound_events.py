@@ -178,7 +178,7 @@ def test_a_write_based_on_a_stale_read_is_refused(stores: Any) -> None:
     assert not write({"id": "po"}, "c", None)  # exists now
     stale = Stamped({"id": "po"}, "a")
     assert not write({"id": "po", "name": "x"}, "c", stale)
-    assert write({"id": "po", "name": "y"}, "c", catalog.current(OFFERINGS, "po"))
+    assert write({"id": "po", "name": "y"}, "c", catalog.current_many(OFFERINGS, ["po"])["po"])
     assert catalog.offerings() == [{"id": "po", "name": "y"}]
 
 
@@ -195,7 +195,7 @@ def test_one_bulk_write_tells_which_writes_found_their_document_changed(stores: 
                                           CatalogWrite("p1", {"id": "p1"}, False, "c", None)])  # exists
     assert done == [True, False, True, True, False]
     assert [o["id"] for o in catalog.offerings()] == ["p1", "p2", "p4"]  # p3 retired
-    assert catalog.current("productOffering", "p1") == Stamped({"id": "p1", "name": "1"}, "b", False)
+    assert catalog.current_many("productOffering", ["p1"])["p1"] == Stamped({"id": "p1", "name": "1"}, "b", False)
 
 
 def test_servers_switch_to_the_changed_catalogue_reading_only_the_changes(events: InboundEvents, stores: Any,
@@ -280,8 +280,9 @@ def test_a_write_landing_during_the_first_whole_read_is_picked_up(db: Any, kind:
     loaded: list[Any] = []
     catalog.between = lambda: loaded.append(provider.current())  # the server starts and reads the whole catalogue
     if kind == "changed":  # an event's write: its version is taken, the server reads, then the write lands
+        stored = catalog.current_many(OFFERINGS, ["a"])["a"]
         assert catalog.write_many(OFFERINGS, [CatalogWrite("a", {"id": "a", "name": "A2"}, deleted=False, stamp="s1",
-                                                           expected=catalog.current(OFFERINGS, "a"))]) == [True]
+                                                           expected=stored)]) == [True]
     else:  # an import's batch
         catalog.upsert(OFFERINGS, [{"id": "c", "name": "C"}])
     [first] = loaded
