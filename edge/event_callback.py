@@ -9,6 +9,7 @@ here the body is validated against that event's own schema from the document, th
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,12 @@ from jsonschema.exceptions import best_match
 
 from edge.spec.loader import DEFINITIONS, listener_events
 from services.errors import InvalidRequest
+
+
+def acknowledgement(event: dict[str, Any], callback_url: str) -> dict[str, str]:
+    """The 201 body of a received event, ``EventSubscription``-shaped as the listener operations
+    declare: ``id`` = the event's ``eventId`` (or a new id), ``callback`` = the URL it was POSTed to."""
+    return {"id": str(event.get("eventId") or uuid.uuid4()), "callback": callback_url}
 
 
 class EventSchemas:

@@ -10,7 +10,7 @@ JSON body that is valid for that event's schema, and answers it itself:
 - the routes and the schemas are those of the same normalised documents Connexion mounts
   (``listener_events``, ``EventSchemas``), so routing and validation still come from the document;
 - the event goes to the ``EventBatcher``: events in flight share one bulk write, and the 201 (the
-  same body the handler gives: ``id`` = the ``eventId`` or a new id, ``callback`` = the URL) leaves
+  handler's body, ``edge.event_callback.acknowledgement``) leaves
   only once the event is stored; a ``DomainError`` becomes the same TMF Error as from the handler.
 
 Everything else, an invalid event included, goes on to Connexion unchanged, which answers it as
@@ -20,7 +20,6 @@ it answers any operation: the errors stay those of the one validation path.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge import json_codec
 from edge.event_batcher import EventBatcher
-from edge.event_callback import EventSchemas
+from edge.event_callback import EventSchemas, acknowledgement
 from edge.middleware import replay
 from edge.request_log import SCOPE_KEY, RequestInfo
 from edge.spec.loader import EVENT_CALLBACK_OPERATION, EVENT_CALLBACK_PATH
@@ -86,8 +85,7 @@ class EventIntake:
         if isinstance(info, RequestInfo):  # what Connexion's routing would have noted for the access log
             info.routed, info.operation_id, info.mount = True, route.operation_id, route.mount
         await self.batcher.submit(event_type, event)  # a DomainError: Connexion's error handler answers it
-        answer = json_codec.dumps({"id": str(event.get("eventId") or uuid.uuid4()),
-                                   "callback": str(URL(scope=scope).replace(query=""))}).encode()
+        answer = json_codec.dumps(acknowledgement(event, str(URL(scope=scope).replace(query="")))).encode()
         await send({"type": "http.response.start", "status": 201,
                     "headers": [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
