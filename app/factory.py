@@ -109,11 +109,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     add_api(app, party_roles, settings.validate_responses)
     inbound.append(party_roles.mounted())
     allowed += errors.allowed_methods(*inbound[-1])
-    listeners: list[tuple[dict[str, Any], str]] = []
+    listeners: list[tuple[EventSchemas, str]] = []
     for document, operations in INBOUND:
         api = Api(document, operations, (own_base_path(document),), only=LISTENER_PREFIX)
-        inbound.append((add_api(app, api, settings.validate_responses), api.mounts))
-        listeners.append((inbound[-1][0], api.mounts[0]))
+        mounted = add_api(app, api, settings.validate_responses)
+        inbound.append((mounted.spec, api.mounts))
+        listeners.append((mounted.events, api.mounts[0]))
         allowed += errors.allowed_methods(*inbound[-1])
     install_health(app)
     install_docs(app, settings.mount_paths)

@@ -15,7 +15,7 @@ import connexion
 from connexion.resolver import Resolver
 
 from edge.api_root import install_root
-from edge.event_callback import EventCallback
+from edge.event_callback import EventCallback, EventSchemas
 from edge.spec.loader import EVENT_CALLBACK_OPERATION, VendoredDocument
 
 
@@ -43,12 +43,22 @@ class Api:
             raise LookupError(f"no handler for operationId {operation_id!r} of {self.document.folder}") from None
 
 
-def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> dict[str, Any]:
-    """Mount ``api`` at each of its mounts; returns the document as applied (of the last mount)."""
-    spec: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Mounted:
+    """What ``add_api`` mounted (of its last mount): the document as applied, and its listener events'
+    validators (``edge.event_intake`` routes the same events with them)."""
+
+    spec: dict[str, Any]
+    events: EventSchemas
+
+
+def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> Mounted:
+    """Mount ``api`` at each of its mounts."""
+    mounted = Mounted({}, EventSchemas({}))
     for mount in api.mounts:
         spec = api.document.normalised(base_path=mount, only=api.only)
-        callback = EventCallback(spec, api.resolve)
+        mounted = Mounted(spec, EventSchemas(spec))
+        callback = EventCallback(mounted.events, api.resolve)
 
         def resolve(operation_id: str, callback: EventCallback = callback) -> Callable[..., Any]:
             return callback if operation_id == EVENT_CALLBACK_OPERATION else api.resolve(operation_id)
@@ -65,7 +75,7 @@ def add_api(app: connexion.FlaskApp, api: Api, validate_responses: bool) -> dict
         _serve_document(app, spec, mount)
         if api.only is None:  # a whole API (not another component's listeners): its root answers
             install_root(app, api.document, spec, mount)
-    return spec
+    return mounted
 
 
 def _serve_document(app: connexion.FlaskApp, served: dict[str, Any], mount: str) -> None:

@@ -20,7 +20,7 @@ from fastjsonschema.draft04 import CodeGeneratorDraft04
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
-from edge.spec.loader import DEFINITIONS, listener_events
+from edge.spec.loader import DEFINITIONS, EVENT_CALLBACK_PATH, listener_events
 from services.errors import InvalidRequest
 
 
@@ -42,6 +42,8 @@ class EventSchemas:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.events = listener_events(spec)
+        # the callback base (``<base>/listener``: any event, by ``eventType``) is mounted too
+        self.callback_base = bool(self.events) and EVENT_CALLBACK_PATH in spec.get("paths", {})
         self._definitions = spec.get("definitions", {})
         self._validators: dict[str, Draft4Validator] = {}
         self._compiled: dict[str, Callable[[Any], Any]] = {}
@@ -92,8 +94,8 @@ _COMPILED_FORMATS: dict[str, Callable[[Any], bool]] = {
 class EventCallback:
     """The handler of the event callback operation: validate by ``eventType``, then dispatch."""
 
-    def __init__(self, spec: dict[str, Any], resolve: Callable[[str], Callable[..., Any]]) -> None:
-        self._schemas = EventSchemas(spec)
+    def __init__(self, schemas: EventSchemas, resolve: Callable[[str], Callable[..., Any]]) -> None:
+        self._schemas = schemas
         self._resolve = resolve
 
     def __call__(self, data: dict[str, Any]) -> Any:

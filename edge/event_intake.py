@@ -48,15 +48,14 @@ class Route:
     schemas: EventSchemas
 
 
-def routes(apis: Iterable[tuple[Mapping[str, Any], str]]) -> dict[str, Route]:
-    """path → route, for each (normalised listener document, mount)."""
+def routes(apis: Iterable[tuple[EventSchemas, str]]) -> dict[str, Route]:
+    """path → route, for each (mounted listener document's ``EventSchemas``, mount)."""
     table: dict[str, Route] = {}
-    for spec, mount in apis:
-        schemas = EventSchemas(dict(spec))
+    for schemas, mount in apis:
         prefix = mount.rstrip("/")
         for event_type, (path, operation_id) in schemas.events.items():
             table[prefix + path] = Route(prefix, operation_id, event_type, schemas)
-        if schemas.events and EVENT_CALLBACK_PATH in spec.get("paths", {}):
+        if schemas.callback_base:
             table[prefix + EVENT_CALLBACK_PATH] = Route(prefix, EVENT_CALLBACK_OPERATION, None, schemas)
     return table
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.dates import parse_date_time
+from services.dates import date_time_field
 
 PRODUCT = "product"
 ORDER = "order"
@@ -59,10 +59,6 @@ def _str_token(value: str) -> str:
     return value.lower().translate(_SEPARATORS)
 
 
-# dates repeat too (a day's products share a start date); a miss costs one dictionary entry
-_parse_date_time = functools.lru_cache(maxsize=1 << 16)(parse_date_time)
-
-
 def _is_mapping(value: Any) -> bool:
     """``isinstance(value, Mapping)``, without the abstract class check for the parsed JSON's dicts."""
     return type(value) is dict or isinstance(value, Mapping)
@@ -80,13 +76,7 @@ def customer_ids(parties: Any) -> tuple[str, ...]:
 
 
 def _date(doc: Mapping[str, Any], key: str) -> datetime | None:
-    value = doc.get(key)
-    if value in (None, ""):
-        return None
-    parsed = _parse_date_time(str(value))
-    if parsed is None:
-        raise HistoryError(f"{key} is not an RFC 3339 date-time: {value!r}")
-    return parsed
+    return date_time_field(doc.get(key), key, HistoryError)
 
 
 def _ref_id(value: Any) -> str | None:

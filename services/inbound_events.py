@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from recommender.documents import Category, ProductOffering
-from services.dates import parse_date_time
+from services.dates import date_time_field
 from services.errors import Conflict, DomainError, InvalidRequest
 from services.history import ORDER, PRODUCT, HistoryError, HistoryRecord, parse_history
 from services.ports import CatalogWrite, Document, HistoryWrite, Stamped
@@ -98,15 +98,6 @@ def classify(event_type: str) -> tuple[Target, Action] | None:
     return target, (Action.CREATE if action == "Create" else Action.DELETE if action == "Delete" else Action.CHANGE)
 
 
-def _instant(value: Any, what: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = parse_date_time(str(value))
-    if parsed is None:
-        raise InvalidRequest(f"{what} is not an RFC 3339 date-time: {value!r}")
-    return parsed
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # fixed width: sorts as it orders
 
@@ -121,8 +112,9 @@ def _version_key(value: Any) -> str:
 
 def stamp(resource: dict[str, Any], event: dict[str, Any], action: Action, received: datetime) -> str:
     """The order of this event among the events of its resource, as a string that sorts like it."""
-    event_time = _instant(event.get("eventTime"), "eventTime")
-    updated = _instant(resource.get("lastUpdate"), f"{resource.get('@type') or 'resource'}.lastUpdate")
+    event_time = date_time_field(event.get("eventTime"), "eventTime", InvalidRequest)
+    updated = date_time_field(resource.get("lastUpdate"), f"{resource.get('@type') or 'resource'}.lastUpdate",
+                              InvalidRequest)
     primary = updated or event_time or received
     return "|".join((_iso(primary), _version_key(resource.get("version")), _iso(event_time or primary),
                      "1" if action is Action.DELETE else "0"))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
@@ -68,6 +69,28 @@ def replica_set(test_mongo: EmbeddedMongo | ReplicaSet | None) -> ReplicaSet:
     if not isinstance(test_mongo, ReplicaSet):
         pytest.skip("needs the replica-set topology (TMF680_TEST_TOPOLOGY=replset, tox -e replset)")
     return test_mongo
+
+
+@pytest.fixture(scope="session")
+def mongo_admin(mongo_uri: str) -> Iterator[MongoClient]:  # type: ignore[type-arg]
+    client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fail_point(mongo_admin: MongoClient) -> Iterator[Callable[..., None]]:  # type: ignore[type-arg]
+    """``fail_point(name, mode, **data)`` on the session mongod (started with ``enableTestCommands``);
+    every fail point set is turned off after the test."""
+    names: list[str] = []
+
+    def configure(name: str, mode: Any = "alwaysOn", **data: Any) -> None:
+        names.append(name)
+        mongo_admin.admin.command({"configureFailPoint": name, "mode": mode, "data": data})
+
+    yield configure
+    for name in names:
+        mongo_admin.admin.command({"configureFailPoint": name, "mode": "off"})
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docker_cli import BASE_TAG, IMAGE_TAG, DockerUnavailable, ensure_daemon, inspect, script
-from pymongo import MongoClient
 
 _FIGURES = pytest.StashKey[dict[str, Any]]()
 
@@ -45,27 +43,6 @@ def image(docker_daemon: str, figures: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
     return request.config.stash.setdefault(_FIGURES, {})
-
-
-@pytest.fixture(scope="session")
-def mongo_admin(mongo_uri: str) -> Iterator[MongoClient]:  # type: ignore[type-arg]
-    client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def fail_point(mongo_admin: MongoClient) -> Iterator[Callable[..., None]]:  # type: ignore[type-arg]
-    """``fail_point(name, **data)`` on the session mongod, turned off after the test."""
-    names: list[str] = []
-
-    def configure(name: str, **data: Any) -> None:
-        names.append(name)
-        mongo_admin.admin.command({"configureFailPoint": name, "mode": "alwaysOn", "data": data})
-
-    yield configure
-    for name in names:
-        mongo_admin.admin.command({"configureFailPoint": name, "mode": "off"})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

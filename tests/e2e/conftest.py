@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from local_http import LocalHTTPServer
 from tmf620_fake import Tmf620
 
 from app.factory import create_app
@@ -27,9 +26,6 @@ def client(app: Any) -> Iterator[Any]:
 def tmf620() -> Iterator[str]:
     """A TMF620 server on a free port (tmf620_fake.Tmf620); its API root."""
     Tmf620.failures_left, Tmf620.calls = 1, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Tmf620)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tmf-api/productCatalogManagement/v4"
-    server.shutdown()
-    server.server_close()
+    server = LocalHTTPServer(Tmf620)
+    yield server.url("/tmf-api/productCatalogManagement/v4")
+    server.close()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+from local_http import LocalHTTPServer
 
 ROOTS = {
     "tmf620": "/tmf-api/productCatalogManagement/v4",
@@ -119,11 +120,8 @@ class FakeTmfApis:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LocalHTTPServer(Handler, port)
+        self.port = self._http.port
 
     def _record(self, method: str, path: str, body: Any) -> None:
         with self._lock:
@@ -154,5 +152,4 @@ class FakeTmfApis:
         return answers
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()

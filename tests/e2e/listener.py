@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import LocalHTTPServer
 
 
 class Listener:
@@ -33,11 +35,8 @@ class Listener:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LocalHTTPServer(Handler, port)
+        self.port = self._http.port
 
     def url(self, path: str = "/events") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -47,8 +46,7 @@ class Listener:
             return [r["body"] for r in self.received if path is None or r["path"] == path]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()
 
 
 def wait_until(condition: Any, timeout_s: float = 20.0, interval_s: float = 0.05) -> Any:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_http import LocalHTTPServer
 from token_issuer import AUDIENCE, ISSUER, Issuer
 
 from app.factory import create_app
@@ -230,14 +230,11 @@ class _JwksServer:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/realms/csp/certs"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LocalHTTPServer(Handler)
+        self.url = self.server.url("/realms/csp/certs")
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def test_jwks_url_with_key_rotation_and_outage(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:

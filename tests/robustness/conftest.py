@@ -11,36 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 FIGURES_FILENAME = "robustness-figures.json"
 _FIGURES = pytest.StashKey[list[dict[str, Any]]]()
-
-
-@pytest.fixture
-def mongo_admin(mongo_uri: str) -> Iterator[MongoClient]:  # type: ignore[type-arg]
-    client: MongoClient = MongoClient(mongo_uri)  # type: ignore[type-arg]
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def fail_point(mongo_admin: MongoClient) -> Iterator[Callable[..., None]]:  # type: ignore[type-arg]
-    """``fail_point(name, mode, **data)`` on the session mongod; every fail point set is turned off after."""
-    names: list[str] = []
-
-    def configure(name: str, mode: Any = "alwaysOn", **data: Any) -> None:
-        names.append(name)
-        mongo_admin.admin.command({"configureFailPoint": name, "mode": mode, "data": data})
-
-    yield configure
-    for name in names:
-        mongo_admin.admin.command({"configureFailPoint": name, "mode": "off"})
 
 
 @pytest.fixture

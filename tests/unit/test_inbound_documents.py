@@ -96,7 +96,7 @@ def test_the_callback_validates_an_event_against_its_own_schema_then_dispatches(
     def resolve(operation_id: str) -> Any:
         return lambda data: called.append((operation_id, data)) or "answer"
 
-    callback = EventCallback(spec, resolve)
+    callback = EventCallback(EventSchemas(spec), resolve)
     event = {"eventType": "ProductOfferingCreateEvent", "event": {"productOffering": {"id": "x", "isBundle": True}}}
     assert callback(data=event) == "answer"
     assert called == [("listenToProductOfferingCreateEvent", event)]
