@@ -19,6 +19,7 @@ it answers any operation: the errors stay those of the one validation path.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,10 +85,27 @@ class EventIntake:
         if isinstance(info, RequestInfo):  # what Connexion's routing would have noted for the access log
             info.routed, info.operation_id, info.mount = True, route.operation_id, route.mount
         await self.batcher.submit(event_type, event)  # a DomainError: Connexion's error handler answers it
-        answer = json_codec.dumps(acknowledgement(event, str(URL(scope=scope).replace(query="")))).encode()
+        answer = json_codec.dumps(acknowledgement(event, callback_url(scope))).encode()
         await send({"type": "http.response.start", "status": 201,
                     "headers": [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
+
+
+def callback_url(scope: Scope) -> str:
+    """The URL the event was POSTed to, without its query, as Starlette's ``URL`` makes it (the Host
+    header if it is a valid authority, else the server's address)."""
+    host = next((value for key, value in scope["headers"] if key == b"host"), None)
+    server = scope.get("server")
+    return _url(scope.get("scheme", "http"), None if server is None else tuple(server), host, scope["path"])
+
+
+@functools.lru_cache(maxsize=256)
+def _url(scheme: str, server: tuple[str, int] | None, host: bytes | None, path: str) -> str:
+    """A hub POSTs to a few URLs, over and over: each is made once (``URL`` validates the Host header
+    and splits the URL: a fifth of the intake's time in a profile of 700 events/s)."""
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": path, "query_string": b"",
+             "headers": [] if host is None else [(b"host", host)]}
+    return str(URL(scope=scope))
 
 
 def _json_body(scope: Scope) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -28,19 +29,21 @@ from storage.codec import decode
 from storage.mongo import (
     DUPLICATE_KEY,
     SOURCE,
-    next_count,
+    add_to_count,
     read_count,
     stamped_put_many,
     stamped_write_many,
     tagged_update,
     translate_errors,
 )
+from storage.prefetch import prefetched
 
 COLLECTION = "customerHistory"
 COUNTER = "history"  # the change counter, in storage.mongo's counters collection
 UNTAGGED_CHUNK = 2000  # ids per query when looking for untagged copies of known documents
 BULK_TIMEOUT_S = 300  # one batch of an import (the client's socket timeout is for requests)
 _DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
+_CUSTOMER, _OFFERING = operator.itemgetter("c"), operator.itemgetter("o")
 
 
 def json_text(doc: dict[str, Any]) -> str:
@@ -177,7 +180,7 @@ class MongoHistoryRepository:
 
     def _changed(self, n: int) -> None:
         if n:
-            next_count(self._db, COUNTER, field="seq", by=n)
+            add_to_count(self._db, COUNTER, "seq", n)
 
     @translate_errors
     def change_seq(self) -> int:
@@ -255,18 +258,22 @@ class MongoHistoryRepository:
     def interaction_chunks(self, size: int = 200_000) -> Iterator[tuple[list[str], list[str]]]:
         """Training interactions of every signal-bearing document, ``size`` at a time, as two
         parallel lists (customer ids, offering ids): one pass over the collection, nothing kept
-        per interaction beyond the chunk."""
+        per interaction beyond the chunk.
+
+        mongod pairs each document's customers with its offerings (``$unwind``: an order names
+        several) and sends ``{c, o}`` pairs; this process only decodes whole batches (in C) and
+        takes the two fields, while a thread fetches the next batches (``prefetched``): at 25
+        million products, Python's time per interaction was most of the training read."""
+        pipeline: list[dict[str, Any]] = [{"$match": {"signal": True}},
+                    {"$project": {"_id": 0, "c": "$customers", "o": "$offerings"}},
+                    {"$unwind": "$c"}, {"$unwind": "$o"}]
         customers: list[str] = []
         offerings: list[str] = []
-        cursor = self._col.find({"signal": True}, {"_id": 0, "customers": 1, "offerings": 1}, batch_size=20_000)
-        for doc in cursor:
-            who, what = doc["customers"], doc["offerings"]
-            if len(who) == 1 and len(what) == 1:  # a TMF637 product: the usual document
-                customers.append(who[0])
-                offerings.append(what[0])
-            else:
-                customers.extend(c for c in who for _ in what)
-                offerings.extend(what * len(who))
+        batches = self._col.aggregate_raw_batches(pipeline, batchSize=min(size, 20_000))
+        for batch in prefetched(batches, name="history-read"):
+            pairs = bson.decode_all(batch)
+            customers += map(_CUSTOMER, pairs)
+            offerings += map(_OFFERING, pairs)
             if len(customers) >= size:
                 yield customers, offerings
                 customers, offerings = [], []

@@ -85,6 +85,11 @@ def next_count(db: Database, name: str, field: str = "version", also_set: Mappin
     return int(doc[field])
 
 
+def add_to_count(db: Database, name: str, field: str, by: int) -> None:
+    """``next_count`` without reading the new value back (an update, not a find-and-modify)."""
+    db[COUNTERS].update_one({"_id": name}, {"$inc": {field: by}}, upsert=True)
+
+
 def read_count(db: Database, name: str, field: str = "version") -> int:
     """The counter's current value (0 before its first increment)."""
     doc = db[COUNTERS].find_one({"_id": name}, {field: 1})

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.datastructures import URL
 
 from app.factory import own_base_path
 from edge.event_callback import EventCallback, EventSchemas
+from edge.event_intake import callback_url
 from edge.spec.loader import (
     DEFINITIONS,
     EVENT_CALLBACK_OPERATION,
@@ -203,3 +205,22 @@ def test_the_compiled_schema_never_takes_an_event_the_full_validation_refuses(ba
         assert not fast or schemas(event_type).is_valid(candidate), candidate
         taken, refused = taken + fast, refused + (not fast)
     assert taken > 10 and refused > 10  # both sides were exercised
+
+
+@pytest.mark.parametrize(("scheme", "server", "host", "path"), [
+    ("http", ("127.0.0.1", 8080), b"127.0.0.1:8080", "/tmf-api/productInventory/v4/listener"),
+    ("https", ("10.0.0.5", 443), b"tmf680.example.com", "/tmf-api/productInventory/v4/listener/productCreateEvent"),
+    ("http", ("10.0.0.5", 80), None, "/tmf-api/productOrderingManagement/v4/listener"),
+    ("http", ("::1", 8080), None, "/tmf-api/productOrderingManagement/v4/listener"),
+    ("https", ("10.0.0.5", 8443), b"evil host/x?y", "/tmf-api/productCatalogManagement/v4/listener"),
+    ("http", ("10.0.0.5", 8080), b"h:99999", "/a?b#c"),
+    ("http", None, None, "//tmf-api/listener"),
+])
+def test_the_intakes_callback_url_is_starlettes(scheme: str, server: Any, host: bytes | None, path: str) -> None:
+    """The 201's ``callback`` from the fast path (cached per scheme, address, Host and path) is the URL
+    Starlette makes of the request, its query left out, whatever the Host header holds."""
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": path, "query_string": b"a=1",
+             "headers": [(b"content-type", b"application/json"), *([] if host is None else [(b"host", host)])]}
+    expected = str(URL(scope=scope).replace(query=""))
+    assert callback_url(scope) == expected
+    assert callback_url(scope) == expected  # from the cache
