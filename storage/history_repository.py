@@ -264,9 +264,11 @@ class MongoHistoryRepository:
         several) and sends ``{c, o}`` pairs; this process only decodes whole batches (in C) and
         takes the two fields, while a thread fetches the next batches (``prefetched``): at 25
         million products, Python's time per interaction was most of the training read."""
-        pipeline: list[dict[str, Any]] = [{"$match": {"signal": True}},
-                    {"$project": {"_id": 0, "c": "$customers", "o": "$offerings"}},
-                    {"$unwind": "$c"}, {"$unwind": "$o"}]
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"signal": True}},
+            {"$project": {"_id": 0, "c": "$customers", "o": "$offerings"}},
+            {"$unwind": "$c"}, {"$unwind": "$o"},
+        ]
         customers: list[str] = []
         offerings: list[str] = []
         batches = self._col.aggregate_raw_batches(pipeline, batchSize=min(size, 20_000))
