@@ -1,5 +1,11 @@
 """Customer history (TMF637 products, TMF622 orders) as the engine reads it.
 
+Each document's ``_id`` is its kind and id (``history_key``), in a collection clustered on it
+(MongoDB 5.3 or later; a plain collection elsewhere): one B-tree per insert fewer than an ``_id``
+plus a unique (kind, id) index, which cost mongod more than half of an import's insert (15.4 against
+6.8 µs a document, measured on 1 million products). A collection made before keyed ids (it has the
+unique ``kind_id`` index) keeps working as it is, found by kind and id.
+
 Every write (imports, and the TMF637/TMF622 events) and every removal adds the number of documents
 it touched to the ``history`` change counter (``change_seq``): a model records the counter it was
 trained at, and the retrainer compares the two to know how much changed since.
@@ -21,13 +27,14 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure
 
 from services.history import ORDER, HistoryRecord
 from services.ports import HistoryWrite, Stamped
 from storage.codec import decode
 from storage.mongo import (
     DUPLICATE_KEY,
+    NAMESPACE_EXISTS,
     SOURCE,
     add_to_count,
     read_count,
@@ -72,15 +79,24 @@ def stored_fields(rec: HistoryRecord, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def encode_history(rec: HistoryRecord, doc: dict[str, Any], tags: dict[str, str]) -> bytes:
-    """One product or order as the BSON an import inserts (``tags``: its ``run`` and ``source``).
-    A module function, so that an import's worker processes can encode what they parsed and the
-    process that writes does no per-document work."""
-    return bson.encode({**stored_fields(rec, doc), **tags})
+def history_key(kind: str, resource_id: str) -> str:
+    """A product's or order's ``_id``: its kind and id (no kind holds the separator)."""
+    return f"{kind}:{resource_id}"
+
+
+def encode_history(rec: HistoryRecord, doc: dict[str, Any], tags: dict[str, str], keyed: bool = True) -> bytes:
+    """One product or order as the BSON an import inserts (``tags``: its ``run`` and ``source``;
+    ``keyed``: with its ``history_key`` as ``_id``). A module function, so that an import's worker
+    processes can encode what they parsed and the process that writes does no per-document work."""
+    key = {"_id": history_key(rec.kind, rec.id)} if keyed else {}
+    return bson.encode({**key, **stored_fields(rec, doc), **tags})
 
 
 def _tags(source: str | None, run: str | None) -> dict[str, str]:
     return {**({} if run is None else {"run": run}), **({} if source is None else {SOURCE: source})}
+
+
+LEGACY_INDEX = "kind_id"  # the unique (kind, id) index of a collection made before keyed ids
 
 
 class MongoHistoryRepository:
@@ -88,13 +104,49 @@ class MongoHistoryRepository:
         self._db = db
         self._col = db[COLLECTION]
 
+    @functools.cached_property
+    def _keyed(self) -> bool:
+        """Whether documents are found by ``_id`` (``history_key``): yes, unless the collection was
+        made before keyed ids. Makes the collection when it has no document yet (an insert would
+        make a plain one)."""
+        if self._col.find_one({}, {"_id": 1}) is None:
+            self._create()
+        return LEGACY_INDEX not in self._col.index_information()
+
+    def _create(self) -> None:
+        """The collection, clustered on ``_id``; plain on a MongoDB before 5.3, which refuses that."""
+        try:
+            self._db.create_collection(COLLECTION, clusteredIndex={"key": {"_id": 1}, "unique": True})
+        except CollectionInvalid:
+            return  # it exists
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_EXISTS:
+                return  # made meanwhile by another process
+            try:
+                self._db.create_collection(COLLECTION, check_exists=False)
+            except OperationFailure as again:
+                if again.code != NAMESPACE_EXISTS:
+                    raise
+
     @translate_errors
     def ensure_indexes(self) -> None:
+        legacy = [] if self._keyed else [
+            IndexModel([("kind", ASCENDING), ("id", ASCENDING)], unique=True, name=LEGACY_INDEX)]
         self._col.create_indexes([
             IndexModel([("customers", ASCENDING), ("heldStatus", ASCENDING)], name="customer_held"),
-            IndexModel([("kind", ASCENDING), ("id", ASCENDING)], unique=True, name="kind_id"),
+            *legacy,
             IndexModel([(SOURCE, ASCENDING)], name="source", partialFilterExpression={SOURCE: {"$exists": True}}),
         ])
+
+    def _one(self, kind: str, resource_id: str) -> dict[str, Any]:
+        """The filter for one product or order."""
+        return {"_id": history_key(kind, resource_id)} if self._keyed else {"kind": kind, "id": resource_id}
+
+    def _many(self, kind: str, resource_ids: Iterable[str]) -> dict[str, Any]:
+        """The filter for several products or orders of one kind."""
+        if self._keyed:
+            return {"_id": {"$in": [history_key(kind, i) for i in resource_ids]}}
+        return {"kind": kind, "id": {"$in": list(resource_ids)}}
 
     @translate_errors
     def upsert(self, records: Iterable[tuple[HistoryRecord, dict[str, Any]]], source: str | None = None,
@@ -102,14 +154,15 @@ class MongoHistoryRepository:
         """Insert or replace (record, original document) pairs by kind and id; safe to call from
         several threads at once. ``source`` tags the documents (a later write without it removes the
         tag); ``run`` marks them as written by one import (``remove_absent``)."""
-        tags = _tags(source, run)
-        return self.write_encoded([encode_history(rec, doc, tags) for rec, doc in records])
+        encode = self.encoder(source, run)
+        return self.write_encoded([encode(rec, doc) for rec, doc in records])
 
-    @staticmethod
-    def encoder(source: str | None = None, run: str | None = None) -> Callable[[HistoryRecord, dict[str, Any]], bytes]:
+    @translate_errors
+    def encoder(self, source: str | None = None,
+                run: str | None = None) -> Callable[[HistoryRecord, dict[str, Any]], bytes]:
         """A picklable function from (record, original document) to what ``write_encoded`` takes,
         with the import's ``source`` and ``run`` tags (see ``upsert``)."""
-        return functools.partial(encode_history, tags=_tags(source, run))
+        return functools.partial(encode_history, tags=_tags(source, run), keyed=self._keyed)
 
     @translate_errors
     def write_encoded(self, documents: Sequence[bytes]) -> int:
@@ -133,7 +186,8 @@ class MongoHistoryRepository:
             for i in sorted(e["index"] for e in errors):
                 fields = bson.decode(documents[i], _DECODE)
                 run, source = fields.pop("run", None), fields.pop(SOURCE, None)
-                updates.append(UpdateOne({"kind": fields["kind"], "id": fields["id"]},
+                fields.pop("_id", None)
+                updates.append(UpdateOne(self._one(fields["kind"], fields["id"]),
                                          tagged_update(fields, source, run), upsert=True))
             with pymongo.timeout(BULK_TIMEOUT_S):
                 self._col.bulk_write(updates, ordered=True)
@@ -143,7 +197,7 @@ class MongoHistoryRepository:
     @translate_errors
     def current_many(self, kind: str, resource_ids: Sequence[str]) -> dict[str, Stamped]:
         """The stored products or orders (removed ones too) with their stamps, by id; absent ones left out."""
-        found = self._col.find({"kind": kind, "id": {"$in": [str(i) for i in resource_ids]}},
+        found = self._col.find(self._many(kind, (str(i) for i in resource_ids)),
                                {"_id": 0, "id": 1, "r": 1, "stamp": 1, "deleted": 1})
         return {doc["id"]: Stamped(_document(doc["r"]), doc.get("stamp"), bool(doc.get("deleted"))) for doc in found}
 
@@ -160,7 +214,7 @@ class MongoHistoryRepository:
                                           "written": datetime.now(UTC)}
             else:
                 fields = stored_fields(w.record, w.document)
-            items.append(({"kind": kind, "id": w.resource_id}, {**fields, "stamp": w.stamp},
+            items.append((self._one(kind, w.resource_id), {**fields, "stamp": w.stamp},
                           w.expected.stamp if w.expected else None, w.expected is not None))
         written = stamped_write_many(self._col, items)
         self._changed(sum(written))
@@ -173,7 +227,7 @@ class MongoHistoryRepository:
         written. Two items for the same resource in one call end as the newer of the two."""
         if not items:
             return []
-        written = stamped_put_many(self._col, [({"kind": rec.kind, "id": rec.id}, stored_fields(rec, doc), stamp)
+        written = stamped_put_many(self._col, [(self._one(rec.kind, rec.id), stored_fields(rec, doc), stamp)
                                                for rec, doc, stamp in items])
         self._changed(sum(written))
         return written
@@ -211,16 +265,16 @@ class MongoHistoryRepository:
         removed = kept = 0
         for kind, ids in by_kind.items():
             for start in range(0, len(ids), UNTAGGED_CHUNK):
-                untagged = {"kind": kind, "id": {"$in": ids[start:start + UNTAGGED_CHUNK]}, SOURCE: {"$exists": False},
-                            "deleted": {"$ne": True}}  # an event's tombstone stays
+                untagged = {SOURCE: {"$exists": False}, "deleted": {"$ne": True}}  # an event's tombstone stays
                 same = []
-                for doc in self._col.find(untagged, {"_id": 0, "id": 1, "r": 1}):
+                for doc in self._col.find({**self._many(kind, ids[start:start + UNTAGGED_CHUNK]), **untagged},
+                                          {"_id": 0, "id": 1, "r": 1}):
                     if _document(doc["r"]) == documents[(kind, doc["id"])]:
                         same.append(doc["id"])
                     else:
                         kept += 1
                 if same:
-                    removed += self._col.delete_many({**untagged, "id": {"$in": same}}).deleted_count
+                    removed += self._col.delete_many({**self._many(kind, same), **untagged}).deleted_count
         self._changed(removed)
         return removed, kept
 
@@ -248,7 +302,7 @@ class MongoHistoryRepository:
         found: set[str] = set()
         whole = set(order_ids)
         pairs = set(items)
-        for doc in self._col.find({"kind": ORDER, "id": {"$in": wanted}}, {"_id": 0, "id": 1, "orderItems": 1}):
+        for doc in self._col.find(self._many(ORDER, wanted), {"_id": 0, "id": 1, "orderItems": 1}):
             for item in doc.get("orderItems", []):
                 if doc["id"] in whole or (doc["id"], item["i"]) in pairs:
                     found.add(item["o"])

@@ -24,6 +24,7 @@ from pymongo.errors import (
 from services.errors import InvalidRequest, StoreUnavailable
 
 DUPLICATE_KEY = 11000
+NAMESPACE_EXISTS = 48  # create: the collection exists
 _OVERFLOW = 15  # MongoDB's error code for a document nested deeper than it stores (about 180 levels)
 
 P = ParamSpec("P")
