@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,3 +94,49 @@ def test_close_applies_what_is_queued_and_then_refuses() -> None:
 
     asyncio.run(main())
     assert sorted(applied) == list(range(10))
+
+
+def sizes_of_batches(gap_s: float, linger_s: float, events: int, every_s: float, writers: int = 2) -> list[int]:
+    """Batch sizes when ``events`` arrive ``every_s`` apart, one at a time, as the event loop hands them over."""
+    sizes: list[int] = []
+
+    def apply(items: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+        sizes.append(len(items))
+        return [None] * len(items)
+
+    batcher = EventBatcher(apply, writers=writers, gap_s=gap_s, linger_s=linger_s)
+
+    async def main() -> None:
+        waiting = []
+        for n in range(events):
+            waiting.append(asyncio.ensure_future(batcher.submit("E", {"n": n})))
+            await asyncio.sleep(every_s)
+        await asyncio.gather(*waiting)
+
+    asyncio.run(main())
+    batcher.close()
+    return sizes
+
+
+def test_events_that_follow_each_other_closely_are_written_together() -> None:
+    # taking only what was queued, each of these events would be a batch of its own
+    assert sizes_of_batches(gap_s=0.2, linger_s=5.0, events=10, every_s=0.01) == [10]
+
+
+def test_a_batch_is_gathered_for_at_most_linger_s() -> None:
+    sizes = sizes_of_batches(gap_s=0.2, linger_s=0.05, events=30, every_s=0.01)
+    assert sum(sizes) == 30 and len(sizes) >= 3 and max(sizes) <= 15  # about 6 each
+
+
+def test_a_lone_event_waits_for_the_gap_only() -> None:
+    seen: list[float] = []
+    batcher = EventBatcher(lambda items: [seen.append(time.monotonic())] * len(items), gap_s=0.05, linger_s=5.0)
+
+    async def main() -> float:
+        start = time.monotonic()
+        await batcher.submit("E", {})
+        return start
+
+    start = asyncio.run(main())
+    batcher.close()
+    assert 0.05 <= seen[0] - start < 1.0
